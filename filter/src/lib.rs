@@ -1,0 +1,1 @@
+//! Trimio proxy-wasm filter.

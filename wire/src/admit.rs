@@ -1,0 +1,75 @@
+//! Admission: may this key make this call now?
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiFamily, Provider};
+
+/// Asked by the filter before a call goes upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdmitRequest {
+    /// Unique id of the call; a later [`crate::UsageRecord`] carries the same id and settles
+    /// whatever the admission reserved.
+    pub request_id: String,
+    /// Lowercase hex SHA-256 of the virtual key. The key itself never leaves the gateway.
+    pub key_hash: String,
+    pub provider: Provider,
+    pub family: ApiFamily,
+}
+
+/// The control plane's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum AdmitResponse {
+    Allow {
+        team_id: String,
+        team: String,
+        key_id: String,
+        /// The project the key is bound to, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
+    },
+    Deny {
+        reason: DenyReason,
+        /// A sentence for the person at the tool: names the team, the budget, the spend and
+        /// when the period resets. Never names a key or anything internal.
+        message: String,
+    },
+}
+
+/// Why a call was denied. Decides the provider-shaped error the client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyReason {
+    /// No such key: the provider's authentication error.
+    UnknownKey,
+    /// The key was revoked: the provider's authentication error.
+    RevokedKey,
+    /// The team's budget for the period is spent: the provider's out-of-credit reply.
+    BudgetExhausted,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_are_tagged() {
+        let allow = AdmitResponse::Allow {
+            team_id: "t1".into(),
+            team: "payments".into(),
+            key_id: "k1".into(),
+            project: None,
+        };
+        let json = serde_json::to_string(&allow).unwrap();
+        assert_eq!(json, r#"{"decision":"allow","team_id":"t1","team":"payments","key_id":"k1"}"#);
+
+        let deny: AdmitResponse = serde_json::from_str(
+            r#"{"decision":"deny","reason":"budget_exhausted","message":"spent"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            deny,
+            AdmitResponse::Deny { reason: DenyReason::BudgetExhausted, message: "spent".into() }
+        );
+    }
+}
