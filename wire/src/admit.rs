@@ -61,7 +61,10 @@ mod tests {
             project: None,
         };
         let json = serde_json::to_string(&allow).unwrap();
-        assert_eq!(json, r#"{"decision":"allow","team_id":"t1","team":"payments","key_id":"k1"}"#);
+        assert_eq!(
+            json,
+            r#"{"decision":"allow","team_id":"t1","team":"payments","key_id":"k1"}"#
+        );
 
         let deny: AdmitResponse = serde_json::from_str(
             r#"{"decision":"deny","reason":"budget_exhausted","message":"spent"}"#,
@@ -69,7 +72,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             deny,
-            AdmitResponse::Deny { reason: DenyReason::BudgetExhausted, message: "spent".into() }
+            AdmitResponse::Deny {
+                reason: DenyReason::BudgetExhausted,
+                message: "spent".into()
+            }
         );
     }
 }

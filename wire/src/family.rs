@@ -95,15 +95,31 @@ mod tests {
     #[test]
     fn tells_families_from_paths() {
         let cases = [
-            ("/v1/messages", ApiFamily::AnthropicMessages, Provider::Anthropic),
-            ("/v1/messages?beta=true", ApiFamily::AnthropicMessages, Provider::Anthropic),
+            (
+                "/v1/messages",
+                ApiFamily::AnthropicMessages,
+                Provider::Anthropic,
+            ),
+            (
+                "/v1/messages?beta=true",
+                ApiFamily::AnthropicMessages,
+                Provider::Anthropic,
+            ),
             (
                 "/v1/messages/count_tokens?beta=true",
                 ApiFamily::AnthropicCountTokens,
                 Provider::Anthropic,
             ),
-            ("/v1/chat/completions", ApiFamily::OpenaiChat, Provider::Openai),
-            ("/v1/responses", ApiFamily::OpenaiResponses, Provider::Openai),
+            (
+                "/v1/chat/completions",
+                ApiFamily::OpenaiChat,
+                Provider::Openai,
+            ),
+            (
+                "/v1/responses",
+                ApiFamily::OpenaiResponses,
+                Provider::Openai,
+            ),
             (
                 "/v1beta/models/gemini-2.5-pro:generateContent",
                 ApiFamily::GeminiGenerate,
@@ -118,7 +134,11 @@ mod tests {
             ("/v1/models", ApiFamily::Other, Provider::Openai),
         ];
         for (path, family, provider) in cases {
-            assert_eq!(ApiFamily::from_path(path, Provider::Openai), (family, provider), "{path}");
+            assert_eq!(
+                ApiFamily::from_path(path, Provider::Openai),
+                (family, provider),
+                "{path}"
+            );
         }
     }
 

@@ -1,0 +1,669 @@
+//! The whole router, driven request by request with `oneshot`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::calendar::now_ms;
+use crate::http::app;
+use crate::keys;
+use crate::pricing::shipped_defaults;
+use crate::secret::Secret;
+use crate::state::{AppState, Tokens};
+use crate::store::SqliteStore;
+
+const ADMIN: &str = "admin-token-for-tests";
+const FILTER: &str = "filter-token-for-tests";
+
+fn router(filter_token: Option<&str>) -> Router {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let tokens = Tokens {
+        admin: Secret::new(ADMIN.into()),
+        filter: filter_token.map(|token| Secret::new(token.into())),
+    };
+    app(AppState::load(store, shipped_defaults().unwrap(), tokens).unwrap())
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|error| panic!("{error}: {}", self.text))
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(value) => Body::from(value.to_string()),
+        None => Body::empty(),
+    };
+    let response = app
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Reply {
+        status,
+        content_type,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn admin(app: &Router, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    send(app, method, uri, Some(ADMIN), body).await
+}
+
+/// A usage record of the sonnet worked example, started now.
+fn usage(request_id: &str, key: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "key_hash": keys::hash(key),
+        "project": "claimed-by-client",
+        "user": "alice",
+        "provider": "anthropic",
+        "family": "anthropic_messages",
+        "model": "claude-sonnet-4-5-20250929",
+        "usage": {"input": 3, "output": 412, "cache_read": 15000, "cache_write_5m": 2048},
+        "service_tier": "standard",
+        "status": 200,
+        "streamed": true,
+        "started_at_ms": now_ms(),
+        "duration_ms": 1500
+    })
+}
+
+fn admit_request(request_id: &str, key: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "key_hash": keys::hash(key),
+        "provider": "anthropic",
+        "family": "anthropic_messages"
+    })
+}
+
+/// Every admin route, with a body each would accept.
+fn admin_routes() -> Vec<(Method, &'static str, Option<Value>)> {
+    vec![
+        (
+            Method::POST,
+            "/v1/admin/teams",
+            Some(json!({"name": "payments"})),
+        ),
+        (Method::GET, "/v1/admin/teams", None),
+        (Method::GET, "/v1/admin/teams/payments", None),
+        (
+            Method::PATCH,
+            "/v1/admin/teams/payments",
+            Some(json!({"budget_usd": "5"})),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/teams/payments/keys",
+            Some(json!({"name": "laptop"})),
+        ),
+        (Method::GET, "/v1/admin/teams/payments/keys", None),
+        (Method::DELETE, "/v1/admin/keys/key_0000000000000000", None),
+        (Method::GET, "/v1/admin/prices", None),
+        (
+            Method::PUT,
+            "/v1/admin/prices/m",
+            Some(json!({"input": "1", "output": "2"})),
+        ),
+        (Method::DELETE, "/v1/admin/prices/m", None),
+        (Method::GET, "/v1/admin/calls/r1", None),
+        (Method::GET, "/v1/admin/reports/spend", None),
+        (
+            Method::GET,
+            "/v1/admin/reports/spend?format=csv&group_by=team,model",
+            None,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_admin_route_refuses_a_missing_or_wrong_token() {
+    let app = router(None);
+    for (method, uri, body) in admin_routes() {
+        for token in [None, Some("wrong"), Some("")] {
+            let reply = send(&app, method.clone(), uri, token, body.clone()).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri} with {token:?}"
+            );
+            assert!(
+                reply.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("admin token")
+            );
+        }
+    }
+    let teams = admin(&app, Method::GET, "/v1/admin/teams", None)
+        .await
+        .json();
+    assert_eq!(
+        teams["teams"],
+        json!([]),
+        "nothing was created without the token"
+    );
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let reply = send(&router(Some(FILTER)), Method::GET, "/healthz", None, None).await;
+    assert_eq!((reply.status, reply.text.as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let app = router(None);
+    let reply = admin(&app, Method::GET, "/v1/nothing", None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.json()["error"], "no such route");
+    let reply = admin(&app, Method::DELETE, "/v1/admin/teams", None).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn filter_routes_require_the_filter_token_when_one_is_set() {
+    let app = router(Some(FILTER));
+    let body = admit_request("r1", "tmk_x");
+    let refused = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        None,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let wrong = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        Some(ADMIN),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let batch = json!({"records": []});
+    let refused = send(&app, Method::POST, "/v1/filter/usage", None, Some(batch)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    let allowed = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        Some(FILTER),
+        Some(body),
+    )
+    .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.json()["reason"], "unknown_key");
+}
+
+#[tokio::test]
+async fn teams_are_created_read_and_changed() {
+    let app = router(None);
+    let created = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "payments", "budget_usd": "100"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let team = created.json();
+    assert_eq!(team["name"], "payments");
+    assert_eq!(team["budget_usd"], "100");
+    assert_eq!(team["spend_usd"], "0");
+    assert!(team["id"].as_str().unwrap().starts_with("team_"));
+    for field in ["period_start", "period_end", "created_at"] {
+        assert!(team[field].is_string(), "{field}");
+    }
+
+    let id = team["id"].as_str().unwrap();
+    let by_id = admin(&app, Method::GET, &format!("/v1/admin/teams/{id}"), None).await;
+    assert_eq!(by_id.json()["name"], "payments");
+
+    let duplicate = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "payments"})),
+    )
+    .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert!(
+        duplicate.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("choose another name")
+    );
+
+    for bad in [
+        json!({"name": "no spaces"}),
+        json!({"name": ""}),
+        json!({"name": "x", "budget_usd": "-1"}),
+    ] {
+        let reply = admin(&app, Method::POST, "/v1/admin/teams", Some(bad.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let unknown_field = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "a", "budget": "1"})),
+    )
+    .await;
+    assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
+
+    let changed = admin(
+        &app,
+        Method::PATCH,
+        "/v1/admin/teams/payments",
+        Some(json!({"budget_usd": "0.10"})),
+    )
+    .await;
+    assert_eq!(changed.json()["budget_usd"], "0.1");
+    let unlimited = admin(
+        &app,
+        Method::PATCH,
+        "/v1/admin/teams/payments",
+        Some(json!({"budget_usd": null})),
+    )
+    .await;
+    assert_eq!(unlimited.json()["budget_usd"], Value::Null);
+    let nothing = admin(
+        &app,
+        Method::PATCH,
+        "/v1/admin/teams/payments",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(nothing.status, StatusCode::BAD_REQUEST);
+
+    let missing = admin(&app, Method::GET, "/v1/admin/teams/nobody", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let list = admin(&app, Method::GET, "/v1/admin/teams", None)
+        .await
+        .json();
+    assert_eq!(list["teams"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_call_goes_from_key_to_admission_to_ledger_to_report() {
+    let app = router(None);
+    admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "payments"})),
+    )
+    .await;
+    let issued = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams/payments/keys",
+        Some(json!({"name": "alice-laptop", "project": "checkout"})),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED);
+    let issued = issued.json();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("tmk_") && key.len() == 44);
+    assert_eq!(issued["prefix"], &key[..8]);
+    assert_eq!(issued["team"], "payments");
+    assert_eq!(issued["project"], "checkout");
+
+    let listed = admin(&app, Method::GET, "/v1/admin/teams/payments/keys", None).await;
+    assert!(!listed.text.contains(&key) && !listed.text.contains(&keys::hash(&key)));
+    assert_eq!(listed.json()["keys"][0]["name"], "alice-laptop");
+
+    let admitted = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        None,
+        Some(admit_request("r1", &key)),
+    )
+    .await;
+    let admitted = admitted.json();
+    assert_eq!(admitted["decision"], "allow");
+    assert_eq!(admitted["team"], "payments");
+    assert_eq!(admitted["project"], "checkout");
+
+    let batch = json!({"records": [usage("r1", &key)]});
+    let ack = send(
+        &app,
+        Method::POST,
+        "/v1/filter/usage",
+        None,
+        Some(batch.clone()),
+    )
+    .await;
+    assert_eq!(ack.json(), json!({"accepted": 1, "duplicates": 0}));
+    let again = send(&app, Method::POST, "/v1/filter/usage", None, Some(batch)).await;
+    assert_eq!(again.json(), json!({"accepted": 0, "duplicates": 1}));
+
+    let call = admin(&app, Method::GET, "/v1/admin/calls/r1", None)
+        .await
+        .json();
+    assert_eq!(call["cost_usd"], "0.018369");
+    assert_eq!(call["team"], "payments");
+    assert_eq!(
+        call["project"], "checkout",
+        "the key's project wins over the client's"
+    );
+    assert_eq!(call["user"], "alice");
+    assert_eq!(call["unpriced"], false);
+    assert_eq!(call["usage"]["cache_write_5m"], 2048);
+    assert_eq!(call["flags"]["truncated"], false);
+    let missing = admin(&app, Method::GET, "/v1/admin/calls/nope", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let team = admin(&app, Method::GET, "/v1/admin/teams/payments", None)
+        .await
+        .json();
+    assert_eq!(team["spend_usd"], "0.018369");
+
+    let report = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?group_by=team,project,model,user",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        report["group_by"],
+        json!(["team", "project", "model", "user"])
+    );
+    let row = &report["rows"][0];
+    assert_eq!(row["team"], "payments");
+    assert_eq!(row["project"], "checkout");
+    assert_eq!(row["model"], "claude-sonnet-4-5-20250929");
+    assert_eq!(row["calls"], 1);
+    assert_eq!(row["usage"]["output"], 412);
+    assert_eq!(report["total"]["cost_usd"], "0.018369");
+
+    let csv = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?format=csv&group_by=model",
+        None,
+    )
+    .await;
+    assert!(csv.content_type.starts_with("text/csv"));
+    let mut lines = csv.text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "model,calls,unpriced_calls,estimated_calls,input,output,cache_read,cache_write_5m,\
+             cache_write_1h,reasoning,web_search_requests,cost_usd"
+        )
+    );
+    assert_eq!(
+        lines.next(),
+        Some("claude-sonnet-4-5-20250929,1,0,0,3,412,15000,2048,0,0,0,0.018369")
+    );
+
+    let bad = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?group_by=team;drop",
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let key_id = issued["id"].as_str().unwrap();
+    let revoked = admin(
+        &app,
+        Method::DELETE,
+        &format!("/v1/admin/keys/{key_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.json()["id"], key_id);
+    let denied = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        None,
+        Some(admit_request("r2", &key)),
+    )
+    .await;
+    assert_eq!(denied.json()["reason"], "revoked_key");
+}
+
+#[tokio::test]
+async fn a_spent_budget_denies_the_next_call_with_a_clear_message() {
+    let app = router(None);
+    admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "payments", "budget_usd": "0.02"})),
+    )
+    .await;
+    let issued = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams/payments/keys",
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    let key = issued.json()["key"].as_str().unwrap().to_owned();
+
+    let batch = json!({"records": [usage("r1", &key), usage("r2", &key)]});
+    send(&app, Method::POST, "/v1/filter/usage", None, Some(batch)).await;
+
+    let denied = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        None,
+        Some(admit_request("r3", &key)),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::OK);
+    let denied = denied.json();
+    assert_eq!(denied["decision"], "deny");
+    assert_eq!(denied["reason"], "budget_exhausted");
+    let message = denied["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "team \"payments\" has spent $0.04 of its $0.02 monthly budget; the budget resets on "
+        ),
+        "{message}"
+    );
+
+    admin(
+        &app,
+        Method::PATCH,
+        "/v1/admin/teams/payments",
+        Some(json!({"budget_usd": "50"})),
+    )
+    .await;
+    let allowed = send(
+        &app,
+        Method::POST,
+        "/v1/filter/admit",
+        None,
+        Some(admit_request("r4", &key)),
+    )
+    .await;
+    assert_eq!(allowed.json()["decision"], "allow");
+}
+
+#[tokio::test]
+async fn prices_are_read_set_and_deleted() {
+    let app = router(None);
+    let listed = admin(&app, Method::GET, "/v1/admin/prices", None)
+        .await
+        .json();
+    let sonnet = listed["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|price| price["model"] == "claude-sonnet-4-5")
+        .cloned()
+        .unwrap();
+    assert_eq!(sonnet["input"], "3");
+    assert_eq!(sonnet["origin"], "default");
+    assert!(sonnet["source"].as_str().unwrap().starts_with("https://"));
+
+    let entry =
+        json!({"input": "2", "output": "8", "cache_read": "0.50", "effective_date": "2025-04-14"});
+    let set = admin(&app, Method::PUT, "/v1/admin/prices/my-model", Some(entry)).await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.json()["origin"], "custom");
+    assert_eq!(set.json()["cache_read"], "0.50");
+
+    let override_default = admin(
+        &app,
+        Method::PUT,
+        "/v1/admin/prices/claude-sonnet-4-5",
+        Some(json!({"input": "1", "output": "1"})),
+    )
+    .await;
+    assert_eq!(override_default.json()["origin"], "custom");
+    let deleted = admin(
+        &app,
+        Method::DELETE,
+        "/v1/admin/prices/claude-sonnet-4-5",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(
+        deleted["default"]["input"], "3",
+        "the shipped default applies again"
+    );
+    let again = admin(
+        &app,
+        Method::DELETE,
+        "/v1/admin/prices/claude-sonnet-4-5",
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    let cases = [
+        json!({"input": "-1", "output": "1"}),
+        json!({"input": "0.1234567", "output": "1"}),
+        json!({"input": 3, "output": "1"}),
+        json!({"output": "1"}),
+    ];
+    for bad in cases {
+        let reply = admin(
+            &app,
+            Method::PUT,
+            "/v1/admin/prices/my-model",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let negative = admin(
+        &app,
+        Method::PUT,
+        "/v1/admin/prices/my-model",
+        Some(json!({"input": "1", "output": "-2"})),
+    )
+    .await;
+    assert_eq!(
+        negative.json()["error"],
+        "output: \"-2\" is negative; give zero or more"
+    );
+}
+
+#[tokio::test]
+async fn calls_to_unknown_models_are_unpriced() {
+    let app = router(None);
+    let mut record = usage("r1", "tmk_unknown");
+    record["model"] = json!("brand-new-model");
+    let batch = json!({"records": [record]});
+    let ack = send(&app, Method::POST, "/v1/filter/usage", None, Some(batch)).await;
+    assert_eq!(ack.json()["accepted"], 1);
+
+    let call = admin(&app, Method::GET, "/v1/admin/calls/r1", None)
+        .await
+        .json();
+    assert_eq!(call["cost_usd"], Value::Null);
+    assert_eq!(call["unpriced"], true);
+    assert_eq!(call["team"], Value::Null);
+    assert_eq!(call["project"], "claimed-by-client");
+
+    let report = admin(&app, Method::GET, "/v1/admin/reports/spend", None)
+        .await
+        .json();
+    assert_eq!(report["total"]["unpriced_calls"], 1);
+    assert_eq!(report["rows"][0]["team"], Value::Null);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_with_a_reason() {
+    let app = router(None);
+    let reply = send(
+        &app,
+        Method::POST,
+        "/v1/filter/usage",
+        None,
+        Some(json!({"records": 3})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid json body: ")
+    );
+
+    let mut huge = usage("r1", "tmk_x");
+    huge["usage"]["input"] = json!(u64::MAX);
+    let reply = send(
+        &app,
+        Method::POST,
+        "/v1/filter/usage",
+        None,
+        Some(json!({"records": [huge]})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let error = reply.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.starts_with("record 0 (request_id \"r1\"): usage.input is larger than"),
+        "{error}"
+    );
+}

@@ -1,0 +1,107 @@
+//! Rollups: calls, tokens and cost summed by day, team, project, user and model.
+
+use trimio_wire::Usage;
+
+use crate::ledger::record::LedgerRow;
+
+/// Sums over a set of calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub calls: u64,
+    pub unpriced_calls: u64,
+    pub estimated_calls: u64,
+    /// Token counts summed kind by kind.
+    pub usage: Usage,
+    /// Pico-dollars over the priced calls.
+    pub cost_pico: i128,
+}
+
+impl Totals {
+    /// The totals of one call.
+    pub fn of(row: &LedgerRow) -> Totals {
+        Totals {
+            calls: 1,
+            unpriced_calls: u64::from(row.unpriced),
+            estimated_calls: u64::from(row.flags.estimated),
+            usage: row.usage,
+            cost_pico: row.cost_pico.map_or(0, i128::from),
+        }
+    }
+
+    pub fn add(&mut self, other: &Totals) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.unpriced_calls = self.unpriced_calls.saturating_add(other.unpriced_calls);
+        self.estimated_calls = self.estimated_calls.saturating_add(other.estimated_calls);
+        let (a, b) = (&mut self.usage, &other.usage);
+        a.input = a.input.saturating_add(b.input);
+        a.output = a.output.saturating_add(b.output);
+        a.cache_read = a.cache_read.saturating_add(b.cache_read);
+        a.cache_write_5m = a.cache_write_5m.saturating_add(b.cache_write_5m);
+        a.cache_write_1h = a.cache_write_1h.saturating_add(b.cache_write_1h);
+        a.reasoning = a.reasoning.saturating_add(b.reasoning);
+        a.web_search_requests = a.web_search_requests.saturating_add(b.web_search_requests);
+        self.cost_pico = self.cost_pico.saturating_add(other.cost_pico);
+    }
+
+    /// Calls with a known cost (zero-cost calls included).
+    pub fn priced_calls(&self) -> u64 {
+        self.calls.saturating_sub(self.unpriced_calls)
+    }
+}
+
+/// One rollup: the totals of a day, team, project, user and model. `None` where the calls
+/// had no such value (no team for an unknown key, no project, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupRow {
+    pub day: String,
+    pub team_id: Option<String>,
+    pub project: Option<String>,
+    pub user: Option<String>,
+    pub model: Option<String>,
+    pub totals: Totals,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_kind_by_kind() {
+        let one = Totals {
+            calls: 1,
+            unpriced_calls: 1,
+            estimated_calls: 0,
+            usage: Usage {
+                input: 2,
+                reasoning: 5,
+                ..Usage::default()
+            },
+            cost_pico: 0,
+        };
+        let two = Totals {
+            calls: 2,
+            unpriced_calls: 0,
+            estimated_calls: 1,
+            usage: Usage {
+                input: 3,
+                output: 7,
+                ..Usage::default()
+            },
+            cost_pico: 40,
+        };
+        let mut sum = one;
+        sum.add(&two);
+        assert_eq!(sum.calls, 3);
+        assert_eq!(sum.priced_calls(), 2);
+        assert_eq!(
+            sum.usage,
+            Usage {
+                input: 5,
+                output: 7,
+                reasoning: 5,
+                ..Usage::default()
+            }
+        );
+        assert_eq!(sum.cost_pico, 40);
+    }
+}

@@ -1,0 +1,130 @@
+//! Start-up, serving and shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::cli::Config;
+use crate::http::app;
+use crate::pricing::{DefaultsError, shipped_defaults};
+use crate::state::{AppState, LoadError};
+use crate::store::{SqliteStore, StoreError};
+
+/// How often reservations are expired and the budget period is checked.
+const UPKEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The server could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot open the database {path}: {source}")]
+    Database { path: String, source: StoreError },
+    #[error(transparent)]
+    Defaults(#[from] DefaultsError),
+    #[error("cannot load state from the database: {0}")]
+    Load(#[from] LoadError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("start-up was interrupted: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+}
+
+/// Opens the store, loads memory, serves until SIGTERM or SIGINT, then drains in-flight
+/// requests and returns.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let path = config.database.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await?
+        .map_err(|source| ServeError::Database {
+            path: config.database.display().to_string(),
+            source,
+        })?;
+    let defaults = shipped_defaults()?;
+    let tokens = config.tokens.clone();
+    let state =
+        tokio::task::spawn_blocking(move || AppState::load(Arc::new(store), defaults, tokens))
+            .await??;
+
+    {
+        let memory = state.memory();
+        tracing::info!(
+            listen = %config.listen,
+            database = %config.database.display(),
+            teams = memory.registry.team_count(),
+            keys = memory.registry.key_count(),
+            prices = memory.prices.len(),
+            prices.custom = memory.prices.custom_len(),
+            period = %memory.spend.period(),
+            filter_token = config.tokens.filter.is_some(),
+            "control plane loaded"
+        );
+    }
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.listen.to_string(),
+        source,
+    })?;
+    // Scripts and tests wait for this exact line on stdout.
+    println!("listening on {addr}");
+    tracing::info!(%addr, "listening");
+
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    upkeep.abort();
+    served.map_err(ServeError::Serve)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn upkeep(state: AppState) {
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = state.upkeep().await {
+            tracing::error!(
+                %error,
+                "upkeep failed; budgets may use last month's spend until it succeeds"
+            );
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!(signal = "SIGINT", "shutting down"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}

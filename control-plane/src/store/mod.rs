@@ -1,0 +1,101 @@
+//! Storage: the durable side of teams, keys, prices and the ledger.
+//!
+//! [`Store`] is narrow on purpose, so a PostgreSQL implementation can sit beside
+//! [`SqliteStore`]. Every method blocks; callers run them off the async runtime. Whatever the
+//! store acknowledges has been committed durably.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use thiserror::Error;
+
+use crate::keys::Key;
+use crate::ledger::{LedgerRow, RollupRow};
+use crate::pricing::PriceEntry;
+use crate::teams::Team;
+
+/// Any error a backend can carry.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong in the store. Only [`StoreError::Conflict`] and [`StoreError::NotFound`]
+/// are the caller's doing; the rest are for the operator's log, never for clients.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique value (a team name, a key hash) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// A value does not fit the database's integers.
+    #[error("{0} does not fit the database")]
+    OutOfRange(&'static str),
+    /// Stored data cannot be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer control plane.
+    #[error(
+        "the database is at schema version {found} but this control plane knows up to {known}; \
+         run a newer control plane"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    /// The backend failed while doing `context`.
+    #[error("{context}: {source}")]
+    Backend {
+        context: &'static str,
+        source: BackendError,
+    },
+}
+
+/// Teams, keys and prices: everything the control plane holds in memory, read at start.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub teams: Vec<Team>,
+    pub keys: Vec<Key>,
+    pub prices: Vec<(String, PriceEntry)>,
+}
+
+/// The durable store behind the control plane.
+pub trait Store: Send + Sync + 'static {
+    /// Teams, keys and prices set through the API.
+    fn load_directory(&self) -> Result<Directory, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    fn insert_team(&self, team: &Team) -> Result<(), StoreError>;
+
+    /// Sets a team's monthly budget in pico-dollars; `None` is unlimited.
+    fn set_budget(&self, team_id: &str, budget_pico: Option<i64>) -> Result<(), StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the hash is taken.
+    fn insert_key(&self, key: &Key) -> Result<(), StoreError>;
+
+    /// Marks a key revoked at `revoked_at` (RFC 3339).
+    fn revoke_key(&self, key_id: &str, revoked_at: &str) -> Result<(), StoreError>;
+
+    /// Sets the price of a model key, replacing any earlier one.
+    fn put_price(
+        &self,
+        model: &str,
+        entry: &PriceEntry,
+        updated_at: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Whether there was a price to delete.
+    fn delete_price(&self, model: &str) -> Result<bool, StoreError>;
+
+    /// Stores calls and their rollups in one transaction, ignoring request ids already held.
+    ///
+    /// Returns, for each row in order, whether it was new. Nothing is applied twice.
+    fn record_usage(&self, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError>;
+
+    /// One call by its request id.
+    fn call(&self, request_id: &str) -> Result<Option<LedgerRow>, StoreError>;
+
+    /// Visits every rollup with `from_day <= day < to_day` (days as `YYYY-MM-DD`).
+    fn scan_rollups(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        visit: &mut dyn FnMut(RollupRow),
+    ) -> Result<(), StoreError>;
+}

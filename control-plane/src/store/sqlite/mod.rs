@@ -1,0 +1,148 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL` so an acknowledged write survives a
+//! crash or a power cut.
+//!
+//! One connection behind a mutex serves every request. Writes are serialized by SQLite
+//! anyway; reads wait behind writes, which is fine at the rates one control plane sees.
+
+mod directory;
+mod ledger;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, ErrorCode};
+
+use crate::keys::Key;
+use crate::ledger::{LedgerRow, RollupRow};
+use crate::pricing::PriceEntry;
+use crate::store::{Directory, Store, StoreError};
+use crate::teams::Team;
+
+/// Milliseconds a statement waits for a lock held by another connection to the same file.
+const BUSY_TIMEOUT_MS: i64 = 5_000;
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).context("open the database file")?;
+        SqliteStore::prepare(conn)
+    }
+
+    /// A private database in memory, for tests.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().context("open an in-memory database")?;
+        SqliteStore::prepare(conn)
+    }
+
+    fn prepare(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .context("switch to write-ahead logging")?;
+        if mode != "wal" && mode != "memory" {
+            tracing::warn!(journal_mode = %mode, "the database did not switch to WAL");
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .context("set synchronous=FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .context("enable foreign keys")?;
+        conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)
+            .context("set busy_timeout")?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection. A panic while it was held leaves SQLite consistent (an open
+    /// transaction rolls back when dropped), so a poisoned lock is still usable.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for SqliteStore {
+    fn load_directory(&self) -> Result<Directory, StoreError> {
+        directory::load(&self.conn())
+    }
+
+    fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
+        directory::insert_team(&self.conn(), team)
+    }
+
+    fn set_budget(&self, team_id: &str, budget_pico: Option<i64>) -> Result<(), StoreError> {
+        directory::set_budget(&self.conn(), team_id, budget_pico)
+    }
+
+    fn insert_key(&self, key: &Key) -> Result<(), StoreError> {
+        directory::insert_key(&self.conn(), key)
+    }
+
+    fn revoke_key(&self, key_id: &str, revoked_at: &str) -> Result<(), StoreError> {
+        directory::revoke_key(&self.conn(), key_id, revoked_at)
+    }
+
+    fn put_price(
+        &self,
+        model: &str,
+        entry: &PriceEntry,
+        updated_at: &str,
+    ) -> Result<(), StoreError> {
+        directory::put_price(&self.conn(), model, entry, updated_at)
+    }
+
+    fn delete_price(&self, model: &str) -> Result<bool, StoreError> {
+        directory::delete_price(&self.conn(), model)
+    }
+
+    fn record_usage(&self, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError> {
+        ledger::record_usage(&mut self.conn(), rows)
+    }
+
+    fn call(&self, request_id: &str) -> Result<Option<LedgerRow>, StoreError> {
+        ledger::call(&self.conn(), request_id)
+    }
+
+    fn scan_rollups(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        visit: &mut dyn FnMut(RollupRow),
+    ) -> Result<(), StoreError> {
+        ledger::scan_rollups(&self.conn(), from_day, to_day, visit)
+    }
+}
+
+/// Names the step that failed, for the operator's log.
+pub(crate) trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Backend {
+            context,
+            source: Box::new(source),
+        })
+    }
+}
+
+/// Whether an error is a UNIQUE (or other) constraint failing.
+fn is_constraint(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+/// An unsigned count as SQLite's signed integer.
+fn int(value: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange(what))
+}
+
+/// A stored integer back as an unsigned count.
+fn count(value: i64, what: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
+}

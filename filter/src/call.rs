@@ -1,0 +1,472 @@
+//! One call through the gateway: admission, credential swap, body inspection, metering, and
+//! the usage record at its end.
+//!
+//! Admission is decided from the request headers alone, so the filter works whether or not
+//! Envoy lets a headers `Pause` reach the body callbacks (`allow_on_headers_stop_iteration`).
+//! The request body is read as it passes and held back only to ask an OpenAI Chat stream for
+//! its usage. The response is never held back, except that a stream whose usage the gateway
+//! asked for is rewritten event by event to the stream the client asked for.
+
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel};
+use trimio_meter::request::{RequestReader, ask_for_stream_usage};
+use trimio_meter::{End, Limits, Meter, Reading, UsageStripper};
+use trimio_wire::{
+    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord,
+};
+
+use crate::config::FailureMode;
+use crate::deny::{self, Refusal};
+use crate::key::{self, KeyError};
+use crate::shared::{Shared, log};
+
+/// Response header that tells the client the id of its call's usage record.
+pub const REQUEST_ID_HEADER: &str = "x-trimio-request-id";
+/// Request header a client may set to attribute a call to a project of its key's team.
+const PROJECT_HEADER: &str = "x-trimio-project";
+/// Request header a client may set to attribute a call to a person, for reports.
+const USER_HEADER: &str = "x-trimio-user";
+/// Most request body bytes read to learn the model when nothing needs the whole body.
+const REQUEST_PEEK_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Not asked yet (headers not seen) or asked and waiting.
+    Pending,
+    Allowed,
+    /// Answered locally; nothing goes upstream and no record is made.
+    Refused,
+}
+
+pub struct Call {
+    shared: Rc<Shared>,
+    request_id: String,
+    started_at_ms: u64,
+    provider: Provider,
+    family: ApiFamily,
+    key_hash: String,
+    project: Option<String>,
+    user: Option<String>,
+    admission: Admission,
+    /// The whole request body is needed before it goes upstream (OpenAI Chat usage).
+    hold_body: bool,
+    /// Part of the body is held in Envoy's buffer, waiting for the rest: resuming now would
+    /// send that part on before it could be rewritten.
+    body_holding: bool,
+    /// Bytes of the currently buffered request body already fed to `request`.
+    body_fed: usize,
+    request: RequestReader,
+    usage_asked: bool,
+    meter: Option<Meter>,
+    stripper: Option<UsageStripper>,
+    status: u16,
+    response_done: bool,
+}
+
+impl Call {
+    pub fn new(shared: Rc<Shared>) -> Self {
+        Call {
+            request_id: shared.next_request_id(),
+            shared,
+            started_at_ms: 0,
+            provider: Provider::Openai,
+            family: ApiFamily::Other,
+            key_hash: String::new(),
+            project: None,
+            user: None,
+            admission: Admission::Pending,
+            hold_body: false,
+            body_holding: false,
+            body_fed: 0,
+            request: RequestReader::new(),
+            usage_asked: false,
+            meter: None,
+            stripper: None,
+            status: 0,
+            response_done: false,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn refuse(&mut self, refusal: Refusal, message: Option<&str>) {
+        let reply = deny::reply(self.provider, refusal, message);
+        let headers: Vec<(&str, &str)> = reply
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
+        self.admission = Admission::Refused;
+        self.shared.metrics.denied.inc();
+        self.send_http_response(reply.status, headers, Some(&reply.body));
+    }
+
+    fn ask_admission(&mut self) -> Result<(), ()> {
+        let request = AdmitRequest {
+            request_id: self.request_id.clone(),
+            key_hash: self.key_hash.clone(),
+            provider: self.provider,
+            family: self.family,
+        };
+        let body = serde_json::to_vec(&request).map_err(|_| ())?;
+        let settings = &self.shared.settings;
+        let control_plane = &settings.config.control_plane;
+        let bearer = settings
+            .filter_token
+            .as_ref()
+            .map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", ADMIT_PATH),
+            (":authority", control_plane.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        let timeout = Duration::from_millis(control_plane.timeout_ms);
+        self.dispatch_http_call(
+            &control_plane.cluster,
+            headers,
+            Some(&body),
+            vec![],
+            timeout,
+        )
+        .map(|_| ())
+        .map_err(|status| {
+            log(
+                LogLevel::Warn,
+                &format!("admission callout failed: status={status:?}"),
+            );
+        })
+    }
+
+    /// The control plane could not answer: the deployment's failure mode decides.
+    fn admission_unavailable(&mut self, resume: bool) {
+        self.shared.metrics.admission_failures.inc();
+        match self.shared.settings.config.failure_mode {
+            FailureMode::Open => self.allow(resume),
+            FailureMode::Closed => self.refuse(Refusal::Unavailable, None),
+        }
+    }
+
+    /// Swaps the virtual key for the provider credential and lets the call go on; `resume`
+    /// when the call is paused waiting for this (not from inside the headers callback).
+    fn allow(&mut self, resume: bool) {
+        let Some(credential) = self.shared.settings.credential(self.provider) else {
+            self.refuse(Refusal::ProviderNotConfigured, None);
+            return;
+        };
+        let (name, value) = key::credential_header(self.provider, credential);
+        for header in key::KEY_HEADERS {
+            self.set_http_request_header(header, None);
+        }
+        self.set_http_request_header(name, Some(&value));
+        if let Some(path) = self.get_http_request_header(":path")
+            && let Some(stripped) = key::strip_key_param(&path)
+        {
+            self.set_http_request_header(":path", Some(&stripped));
+        }
+        self.admission = Admission::Allowed;
+        self.shared.metrics.admitted.inc();
+
+        // Without `allow_on_headers_stop_iteration` no body callback runs until the headers
+        // are resumed, so only a body already being held waits for its end instead.
+        if resume && !self.body_holding {
+            self.body_fed = 0;
+            self.resume_http_request();
+        }
+    }
+
+    fn read_new_body(&mut self, body_size: usize, limit: usize) {
+        let end = body_size.min(limit);
+        if end > self.body_fed {
+            if let Some(bytes) = self.get_http_request_body(self.body_fed, end - self.body_fed) {
+                self.request.feed(&bytes);
+            }
+        }
+        self.body_fed = self.body_fed.max(end);
+    }
+
+    /// Asks an OpenAI Chat stream for its usage, once the whole body is here.
+    fn ask_for_usage(&mut self, body_size: usize) {
+        let Some(body) = self.get_http_request_body(0, body_size) else {
+            return;
+        };
+        if let Some(rewritten) = ask_for_stream_usage(&body) {
+            self.set_http_request_body(0, body_size, &rewritten);
+            self.usage_asked = true;
+        }
+    }
+
+    fn end(&self) -> End {
+        if self.response_done {
+            return End::Complete;
+        }
+        let details = self
+            .get_property(vec!["response", "code_details"])
+            .unwrap_or_default();
+        if String::from_utf8_lossy(&details).contains("downstream") {
+            End::ClientAborted
+        } else {
+            End::UpstreamReset
+        }
+    }
+
+    fn record(&mut self) -> UsageRecord {
+        let end = self.end();
+        let reading = match self.meter.as_mut() {
+            Some(meter) => meter.finish(end),
+            None => Reading {
+                model: None,
+                usage: Default::default(),
+                service_tier: None,
+                inference_geo: None,
+                streamed: false,
+                flags: UsageFlags {
+                    client_aborted: matches!(end, End::ClientAborted),
+                    truncated: !matches!(end, End::ClientAborted),
+                    ..UsageFlags::default()
+                },
+            },
+        };
+        let facts = self.request.facts();
+        UsageRecord {
+            request_id: self.request_id.clone(),
+            key_hash: std::mem::take(&mut self.key_hash),
+            project: self.project.take(),
+            user: self.user.take(),
+            provider: self.provider,
+            family: self.family,
+            model: reading.model,
+            request_model: facts.model,
+            usage: reading.usage,
+            service_tier: reading.service_tier,
+            inference_geo: reading.inference_geo,
+            status: self.status,
+            streamed: reading.streamed,
+            flags: reading.flags,
+            started_at_ms: self.started_at_ms,
+            duration_ms: self.now_ms().saturating_sub(self.started_at_ms),
+        }
+    }
+}
+
+impl Context for Call {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
+        if self.admission != Admission::Pending {
+            return;
+        }
+        let status = self.get_http_call_response_header(":status");
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        let answer = match status.as_deref() {
+            Some("200") => serde_json::from_slice::<AdmitResponse>(&body).ok(),
+            _ => None,
+        };
+        match answer {
+            Some(AdmitResponse::Allow { project, .. }) => {
+                if project.is_some() {
+                    self.project = project;
+                }
+                self.allow(true);
+            }
+            Some(AdmitResponse::Deny { reason, message }) => {
+                log(
+                    LogLevel::Info,
+                    &format!(
+                        "call denied: reason={reason:?} provider={:?}",
+                        self.provider
+                    ),
+                );
+                self.refuse(Refusal::from(reason), Some(&message));
+            }
+            None => {
+                log(
+                    LogLevel::Warn,
+                    &format!("admission unanswered: status={status:?}"),
+                );
+                self.admission_unavailable(true);
+            }
+        }
+    }
+}
+
+impl HttpContext for Call {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.started_at_ms = self.now_ms();
+        let path = self.get_http_request_header(":path").unwrap_or_default();
+        let method = self.get_http_request_header(":method").unwrap_or_default();
+        (self.family, self.provider) =
+            ApiFamily::from_path(&path, self.shared.settings.config.default_provider);
+
+        let headers = self.get_http_request_headers();
+        let query = path.split_once('?').map(|(_, q)| q);
+        let key = match key::read_key(&headers, query) {
+            Ok(key) => key,
+            Err(KeyError::Missing) => {
+                self.refuse(Refusal::Unauthenticated, None);
+                return Action::Pause;
+            }
+            Err(KeyError::Conflicting) => {
+                self.refuse(Refusal::ConflictingKeys, None);
+                return Action::Pause;
+            }
+        };
+        self.key_hash = key::key_hash(&key);
+        self.project = self
+            .get_http_request_header(PROJECT_HEADER)
+            .filter(|p| !p.is_empty());
+        self.user = self
+            .get_http_request_header(USER_HEADER)
+            .filter(|u| !u.is_empty());
+        self.set_http_request_header(PROJECT_HEADER, None);
+        self.set_http_request_header(USER_HEADER, None);
+
+        let too_large = self
+            .get_http_request_header("content-length")
+            .and_then(|l| l.parse::<usize>().ok())
+            .is_some_and(|l| l > self.shared.settings.config.max_rewrite_body_bytes);
+        self.hold_body = self.family == ApiFamily::OpenaiChat
+            && method == "POST"
+            && !end_of_stream
+            && !too_large;
+        if self.hold_body {
+            // The body may grow when usage is asked for; Envoy frames it anew upstream.
+            self.set_http_request_header("content-length", None);
+        }
+        if self.family.is_billable() {
+            // Responses are metered as plain bytes; compressed ones would be unreadable.
+            self.set_http_request_header("accept-encoding", None);
+        }
+
+        if self.ask_admission().is_err() {
+            self.admission_unavailable(false);
+            if self.admission == Admission::Allowed && !self.hold_body {
+                return Action::Continue;
+            }
+        }
+        Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.admission == Admission::Refused {
+            return Action::Pause;
+        }
+        if self.hold_body {
+            let max = self.shared.settings.config.max_rewrite_body_bytes;
+            if body_size > max {
+                // Too large to hold: let it pass unchanged; the output will be estimated.
+                self.hold_body = false;
+                self.body_holding = false;
+            } else if !end_of_stream {
+                self.body_holding = true;
+                return Action::Pause;
+            } else {
+                self.body_holding = false;
+                self.read_new_body(body_size, usize::MAX);
+                self.ask_for_usage(body_size);
+                if self.admission == Admission::Allowed {
+                    return Action::Continue;
+                }
+                return Action::Pause;
+            }
+        }
+
+        self.read_new_body(body_size, REQUEST_PEEK_BYTES);
+        if self.admission == Admission::Allowed {
+            self.body_fed = 0;
+            Action::Continue
+        } else {
+            Action::Pause
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.admission != Admission::Allowed {
+            return Action::Continue;
+        }
+        self.status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let content_type = self.get_http_response_header("content-type");
+        self.meter = Some(Meter::new(
+            self.family,
+            self.status,
+            content_type.as_deref(),
+            Limits::default(),
+        ));
+        self.set_http_response_header(REQUEST_ID_HEADER, Some(&self.request_id));
+
+        let event_stream = content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        if self.usage_asked && event_stream && (200..300).contains(&self.status) {
+            self.stripper = Some(UsageStripper::new());
+            self.set_http_response_header("content-length", None);
+        }
+        self.response_done = end_of_stream;
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.meter.is_none() {
+            return Action::Continue;
+        }
+        let chunk = if body_size > 0 {
+            self.get_http_response_body(0, body_size)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if let Some(meter) = self.meter.as_mut() {
+            meter.feed(&chunk);
+        }
+
+        if let Some(stripper) = self.stripper.as_mut() {
+            let mut out = Vec::with_capacity(chunk.len());
+            stripper.push(&chunk, &mut out);
+            if end_of_stream {
+                stripper.finish(&mut out);
+            }
+            if out != chunk {
+                self.set_http_response_body(0, body_size, &out);
+            }
+        }
+        if end_of_stream {
+            self.response_done = true;
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        if self.admission != Admission::Allowed {
+            return;
+        }
+        let record = self.record();
+        let metrics = &self.shared.metrics;
+        let queued = serde_json::to_vec(&record).ok().and_then(|bytes| {
+            self.enqueue_shared_queue(self.shared.queue_id, Some(&bytes))
+                .ok()
+        });
+        match queued {
+            Some(()) => metrics.records_queued.inc(),
+            None => {
+                metrics.records_dropped.inc();
+                log(
+                    LogLevel::Error,
+                    &format!("usage record dropped: request_id={}", record.request_id),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The root context of one worker: loads the configuration and delivers usage records from
+//! the shared queue to the control plane in batches, retrying until acknowledged.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+use trimio_wire::USAGE_PATH;
+
+use crate::call::Call;
+use crate::config::Settings;
+use crate::shared::{Shared, log};
+
+/// Most time a delivery may take before it is retried.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct Root {
+    shared: Option<Rc<Shared>>,
+    /// A batch sent and not yet acknowledged: its callout token and serialized records.
+    in_flight: Option<(u32, Vec<Vec<u8>>)>,
+    /// A batch whose delivery failed, sent again before anything newer.
+    retry: Option<Vec<Vec<u8>>>,
+    /// Consecutive failed deliveries, for the retry back-off.
+    failures: u32,
+    /// Ticks left to wait before the next retry.
+    backoff_ticks: u32,
+}
+
+impl Root {
+    fn take_batch(&mut self, shared: &Shared) -> Vec<Vec<u8>> {
+        if let Some(batch) = self.retry.take() {
+            return batch;
+        }
+        let mut batch = Vec::new();
+        while batch.len() < shared.settings.config.batch_size {
+            match self.dequeue_shared_queue(shared.queue_id) {
+                Ok(Some(record)) => batch.push(record),
+                Ok(None) => break,
+                Err(status) => {
+                    log(
+                        LogLevel::Warn,
+                        &format!("usage queue unreadable: status={status:?}"),
+                    );
+                    break;
+                }
+            }
+        }
+        batch
+    }
+
+    /// Sends the next batch unless one is in flight or a retry is backing off.
+    fn deliver(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        if self.in_flight.is_some() || self.backoff_ticks > 0 {
+            return;
+        }
+        let batch = self.take_batch(&shared);
+        if batch.is_empty() {
+            return;
+        }
+
+        let mut body = Vec::with_capacity(batch.iter().map(Vec::len).sum::<usize>() + 16);
+        body.extend_from_slice(b"{\"records\":[");
+        for (i, record) in batch.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(record);
+        }
+        body.extend_from_slice(b"]}");
+
+        let control_plane = &shared.settings.config.control_plane;
+        let bearer = shared
+            .settings
+            .filter_token
+            .as_ref()
+            .map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", USAGE_PATH),
+            (":authority", control_plane.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        match self.dispatch_http_call(
+            &control_plane.cluster,
+            headers,
+            Some(&body),
+            vec![],
+            DELIVERY_TIMEOUT,
+        ) {
+            Ok(token) => self.in_flight = Some((token, batch)),
+            Err(status) => self.failed(batch, &format!("callout refused: {status:?}")),
+        }
+    }
+
+    fn failed(&mut self, batch: Vec<Vec<u8>>, why: &str) {
+        if let Some(shared) = &self.shared {
+            shared.metrics.delivery_failures.inc();
+        }
+        self.failures = self.failures.saturating_add(1);
+        // 1, 2, 4, ... ticks, at most 32 between attempts.
+        self.backoff_ticks = 1 << self.failures.min(5);
+        if self.failures == 1 || self.failures.is_power_of_two() {
+            log(
+                LogLevel::Warn,
+                &format!(
+                    "usage delivery failed, will retry: records={} failures={} reason={why}",
+                    batch.len(),
+                    self.failures
+                ),
+            );
+        }
+        self.retry = Some(batch);
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, _body: usize, _: usize) {
+        let Some((expected, batch)) = self.in_flight.take() else {
+            return;
+        };
+        if expected != token {
+            self.in_flight = Some((expected, batch));
+            return;
+        }
+        let status = self.get_http_call_response_header(":status");
+        if status.as_deref() == Some("200") {
+            if self.failures > 0 {
+                log(
+                    LogLevel::Info,
+                    &format!("usage delivery recovered: records={}", batch.len()),
+                );
+            }
+            self.failures = 0;
+            if let Some(shared) = &self.shared {
+                shared.metrics.records_delivered.add(batch.len() as u64);
+            }
+            self.deliver();
+        } else {
+            let why = format!("status {}", status.as_deref().unwrap_or("none"));
+            self.failed(batch, &why);
+        }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let settings = match Settings::load(&bytes, |name| std::env::var(name).ok()) {
+            Ok(settings) => settings,
+            Err(err) => {
+                log(LogLevel::Error, &format!("trimio: {err}"));
+                return false;
+            }
+        };
+        for warning in &settings.warnings {
+            log(LogLevel::Warn, &format!("trimio: {warning}"));
+        }
+        let queue_id = self.register_shared_queue(&settings.config.queue_name);
+        let tick = Duration::from_millis(settings.config.flush_interval_ms);
+        if let Err(status) = proxy_wasm::hostcalls::set_tick_period(tick) {
+            log(
+                LogLevel::Error,
+                &format!("trimio: cannot set the tick period: {status:?}"),
+            );
+            return false;
+        }
+        let mut seed = [0u8; 8];
+        if getrandom::fill(&mut seed).is_err() {
+            log(LogLevel::Error, "trimio: no randomness for request ids");
+            return false;
+        }
+        log(
+            LogLevel::Info,
+            &format!(
+                "trimio: configured: control_plane.cluster={} failure_mode={:?}",
+                settings.config.control_plane.cluster, settings.config.failure_mode
+            ),
+        );
+        self.shared = Some(Rc::new(Shared::new(
+            settings,
+            queue_id,
+            u64::from_le_bytes(seed),
+        )));
+        true
+    }
+
+    fn on_tick(&mut self) {
+        self.backoff_ticks = self.backoff_ticks.saturating_sub(1);
+        self.deliver();
+    }
+
+    fn on_queue_ready(&mut self, _queue_id: u32) {
+        self.deliver();
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let shared = self.shared.clone()?;
+        Some(Box::new(Call::new(shared)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

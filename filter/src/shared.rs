@@ -1,0 +1,102 @@
+//! State shared by a worker's root context and its HTTP contexts: the settings, the usage
+//! queue, the metrics and the request id source.
+
+use std::cell::Cell;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MetricType};
+
+use crate::config::Settings;
+
+/// One per worker thread; HTTP contexts hold it through an `Rc`.
+pub struct Shared {
+    pub settings: Settings,
+    pub queue_id: u32,
+    pub metrics: Metrics,
+    ids: RequestIds,
+}
+
+impl Shared {
+    pub fn new(settings: Settings, queue_id: u32, seed: u64) -> Self {
+        Shared {
+            settings,
+            queue_id,
+            metrics: Metrics::define(),
+            ids: RequestIds::new(seed),
+        }
+    }
+
+    pub fn next_request_id(&self) -> String {
+        self.ids.next()
+    }
+}
+
+/// Unique call ids: a random seed per worker VM and a counter.
+struct RequestIds {
+    seed: u64,
+    counter: Cell<u64>,
+}
+
+impl RequestIds {
+    fn new(seed: u64) -> Self {
+        RequestIds {
+            seed,
+            counter: Cell::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.counter.get().wrapping_add(1);
+        self.counter.set(n);
+        format!("{:016x}{:016x}", self.seed, n)
+    }
+}
+
+/// Envoy counters, visible in its `/stats` as `wasmcustom.trimio.*`.
+pub struct Metrics {
+    pub admitted: Metric,
+    pub denied: Metric,
+    pub admission_failures: Metric,
+    pub records_queued: Metric,
+    pub records_dropped: Metric,
+    pub records_delivered: Metric,
+    pub delivery_failures: Metric,
+}
+
+impl Metrics {
+    fn define() -> Self {
+        Metrics {
+            admitted: Metric::counter("trimio.calls_admitted"),
+            denied: Metric::counter("trimio.calls_denied"),
+            admission_failures: Metric::counter("trimio.admission_failures"),
+            records_queued: Metric::counter("trimio.records_queued"),
+            records_dropped: Metric::counter("trimio.records_dropped"),
+            records_delivered: Metric::counter("trimio.records_delivered"),
+            delivery_failures: Metric::counter("trimio.delivery_failures"),
+        }
+    }
+}
+
+/// A counter; a host that refuses to define it leaves it inert rather than failing calls.
+pub struct Metric(Option<u32>);
+
+impl Metric {
+    fn counter(name: &str) -> Self {
+        Metric(hostcalls::define_metric(MetricType::Counter, name).ok())
+    }
+
+    pub fn add(&self, n: u64) {
+        if let Some(id) = self.0 {
+            let _ = hostcalls::increment_metric(id, n as i64);
+        }
+    }
+
+    pub fn inc(&self) {
+        self.add(1);
+    }
+}
+
+/// Logs through the host at the level Envoy is configured for.
+pub fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
