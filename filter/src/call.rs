@@ -187,10 +187,10 @@ impl Call {
 
     fn read_new_body(&mut self, body_size: usize, limit: usize) {
         let end = body_size.min(limit);
-        if end > self.body_fed {
-            if let Some(bytes) = self.get_http_request_body(self.body_fed, end - self.body_fed) {
-                self.request.feed(&bytes);
-            }
+        if end > self.body_fed
+            && let Some(bytes) = self.get_http_request_body(self.body_fed, end - self.body_fed)
+        {
+            self.request.feed(&bytes);
         }
         self.body_fed = self.body_fed.max(end);
     }

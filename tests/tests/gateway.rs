@@ -116,7 +116,7 @@ async fn the_first_event_reaches_the_client_before_the_provider_sends_the_last()
     let paced = named(&exchanges, "anthropic-paced-stream");
     let delay = Duration::from_millis(paced.response.chunk_delay_ms.expect("paced"));
     let gaps = paced.response.chunks.len() as u32 - 1;
-    let stack = stack(&[paced.clone()]).await;
+    let stack = stack(std::slice::from_ref(&paced)).await;
     let (_, key) = stack.team_with_key("platform", None).await.unwrap();
 
     let (outcome, _) = stack.call(&paced, &key).await.unwrap();

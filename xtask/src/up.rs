@@ -115,10 +115,10 @@ pub async fn run(parts: Parts, mock: bool, port: u16, cp_port: u16) -> Result<()
 /// The admin token kept in `.trimio/admin-token`, made on first use.
 fn admin_token(data: &Path) -> Result<String, String> {
     let path = data.join("admin-token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_owned());
-        }
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
     }
     let token = random_token();
     std::fs::write(&path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
