@@ -1,7 +1,6 @@
 //! `cargo xtask demo`: three teams of simulated agent traffic through the real stack against
 //! the mock provider, then the spend report.
 
-use futures_util::StreamExt;
 use serde_json::Value;
 use trimio_e2e::paths;
 use trimio_e2e::stack::{Stack, StackOptions};
@@ -63,7 +62,9 @@ pub async fn run(_parts: Parts) -> Result<(), String> {
 
 async fn demo(stack: &Stack, exchanges: &[Exchange]) -> Result<(), String> {
     stack.load_prices(exchanges).await?;
-    let mut calls = Vec::new();
+    // Each agent loop sends its calls one after another; every loop of every team runs at
+    // the same time, as a team's agents do.
+    let mut loops = Vec::new();
     for team in &TEAMS {
         let (team_id, key) = stack
             .team_with_key(team.name, Some(team.budget_usd))
@@ -85,32 +86,41 @@ async fn demo(stack: &Stack, exchanges: &[Exchange]) -> Result<(), String> {
                 team.name
             ));
         }
-        for n in 0..team.loops * team.calls_per_loop {
-            let key = if n % 3 == 0 {
-                project_key.clone()
-            } else {
+        for n in 0..team.loops {
+            let key = if n % 2 == 0 {
                 key.clone()
+            } else {
+                project_key.clone()
             };
-            calls.push((team.name, mix[n % mix.len()], key));
+            let calls: Vec<&Exchange> = (0..team.calls_per_loop)
+                .map(|i| mix[(n + i) % mix.len()])
+                .collect();
+            loops.push((team.name, key, calls));
         }
     }
+    let total: usize = loops.iter().map(|(_, _, calls)| calls.len()).sum();
     eprintln!(
-        "sending {} calls from {} teams through the gateway",
-        calls.len(),
+        "{} agent loops of {} teams send {total} calls through the gateway",
+        loops.len(),
         TEAMS.len()
     );
 
-    let results: Vec<(&str, u16)> = futures_util::stream::iter(calls)
-        .map(|(team, exchange, key)| async move {
+    let per_loop = loops.into_iter().map(|(team, key, calls)| async move {
+        let mut statuses = Vec::new();
+        for exchange in calls {
             let status = match stack.send(exchange, Some(&key)).await {
                 Ok(outcome) => outcome.status,
                 Err(_) => 0,
             };
-            (team, status)
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
+            statuses.push((team, status));
+        }
+        statuses
+    });
+    let results: Vec<(&str, u16)> = futures_util::future::join_all(per_loop)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     for team in &TEAMS {
         let mine: Vec<u16> = results
             .iter()
@@ -119,8 +129,9 @@ async fn demo(stack: &Stack, exchanges: &[Exchange]) -> Result<(), String> {
             .collect();
         let ok = mine.iter().filter(|s| **s == 200).count();
         eprintln!(
-            "  {:<9} {} calls: {} answered 200, {} refused or failed",
+            "  {:<9} budget ${:<5} {} calls: {} answered, {} refused (budget spent)",
             team.name,
+            team.budget_usd,
             mine.len(),
             ok,
             mine.len() - ok
@@ -167,14 +178,14 @@ fn print_report(report: &Value) {
             text(&row["team"]),
             text(&row["project"]),
             text(&row["model"]),
-            row["calls"],
+            row["calls"].as_u64().unwrap_or(0),
             text(&row["cost_usd"]),
         );
     }
     println!(
         "{:<54} {:>6} {:>12}",
         "total",
-        report["total"]["calls"],
+        report["total"]["calls"].as_u64().unwrap_or(0),
         text(&report["total"]["cost_usd"])
     );
 }
