@@ -21,6 +21,8 @@ pub struct Outcome {
     pub arrivals: Vec<Duration>,
     /// The client hung up before the end (`client_abort_after_chunks`).
     pub aborted: bool,
+    /// The body ended in an error (the provider reset the stream).
+    pub cut: bool,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ pub async fn send(
         body: Vec::new(),
         arrivals: Vec::new(),
         aborted: false,
+        cut: false,
     };
     loop {
         if abort_after.is_some_and(|n| outcome.arrivals.len() >= n) {
@@ -112,7 +115,10 @@ pub async fn send(
                 outcome.body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Err(format!("{}: reading the body: {e}", exchange.name)),
+            Err(_) => {
+                outcome.cut = true;
+                break;
+            }
         }
     }
     Ok(outcome)
@@ -143,7 +149,7 @@ pub fn passthrough(exchange: &Exchange, outcome: &Outcome) -> Result<(), String>
         .body_chunks(exchange.request.asks_for_usage())
         .map_err(|e| e.to_string())?;
     let expected: Vec<u8> = chunks.concat();
-    if outcome.aborted {
+    if outcome.aborted || outcome.cut {
         return if expected.starts_with(&outcome.body) {
             Ok(())
         } else {
