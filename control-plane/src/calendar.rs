@@ -97,6 +97,11 @@ pub fn day_string(date: Date) -> String {
     )
 }
 
+/// Today in UTC, `YYYY-MM-DD`.
+pub fn today() -> String {
+    day_string(OffsetDateTime::now_utc().date())
+}
+
 /// The UTC day of an instant given in milliseconds since the Unix epoch.
 pub fn day_of_ms(ms: u64) -> Result<String, CalendarError> {
     let nanos = i128::from(ms) * 1_000_000;

@@ -4,10 +4,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 use crate::logging::LogFormat;
+use crate::pricing::import::ImportPricesArgs;
 use crate::secret::Secret;
 use crate::state::Tokens;
 
@@ -21,12 +22,15 @@ const SHORT_TOKEN: usize = 16;
 
 /// Trimio control plane: teams, keys, budgets, prices and the usage ledger.
 ///
-/// The admin token comes from --admin-token-file (or TRIMIO_ADMIN_TOKEN_FILE), else from
-/// TRIMIO_ADMIN_TOKEN. The filter token, optional, likewise from --filter-token-file,
-/// TRIMIO_FILTER_TOKEN_FILE or TRIMIO_FILTER_TOKEN.
+/// Without a command it serves. The admin token comes from --admin-token-file (or
+/// TRIMIO_ADMIN_TOKEN_FILE), else from TRIMIO_ADMIN_TOKEN. The filter token, optional,
+/// likewise from --filter-token-file, TRIMIO_FILTER_TOKEN_FILE or TRIMIO_FILTER_TOKEN.
 #[derive(Debug, Parser)]
 #[command(name = "trimio-control-plane", version)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "TRIMIO_LISTEN", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
@@ -46,6 +50,12 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "TRIMIO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    ImportPrices(ImportPricesArgs),
 }
 
 /// Everything the server needs to start.
@@ -183,6 +193,31 @@ mod tests {
             filter.matches("filter-token-0123456789"),
             "the file wins and is trimmed"
         );
+    }
+
+    #[test]
+    fn serves_without_a_command_and_imports_with_one() {
+        assert!(cli(&["--listen", "127.0.0.1:0"]).command.is_none());
+
+        let parsed = cli(&[
+            "import-prices",
+            "--database",
+            "x.db",
+            "--litellm",
+            "prices.json",
+            "--dry-run",
+        ]);
+        let Some(Command::ImportPrices(args)) = parsed.command else {
+            panic!("no import-prices command");
+        };
+        assert_eq!(
+            (args.database.to_str(), args.litellm.to_str(), args.dry_run),
+            (Some("x.db"), Some("prices.json"), true)
+        );
+        assert_eq!(args.providers, None);
+
+        let missing = Cli::try_parse_from(["trimio-control-plane", "import-prices", "--dry-run"]);
+        assert!(missing.is_err(), "--litellm is required");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use thiserror::Error;
 pub const PICO_PER_USD: i128 = 1_000_000_000_000;
 
 /// Integer digits accepted before the point: keeps every scaled value far inside `i128`.
-const MAX_INTEGER_DIGITS: usize = 15;
+pub const MAX_INTEGER_DIGITS: usize = 15;
 
 /// Why a decimal string was refused. The caller adds which field it was.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -100,6 +100,22 @@ pub fn format_usd(pico: i128) -> String {
     format_scaled(pico, 12)
 }
 
+/// `a + b` for sums of pico-dollars.
+///
+/// Every cost is bounded, so no real sum comes near the range of `i128`. Should one reach
+/// it, the sum stops at the bound and an error is logged: a wrapped or panicking sum would
+/// be worse than a saturated one.
+pub fn add_pico(a: i128, b: i128) -> i128 {
+    a.checked_add(b).unwrap_or_else(|| {
+        tracing::error!(
+            a,
+            b,
+            "a sum of pico-dollars overflowed i128; it is held at the bound"
+        );
+        if b > 0 { i128::MAX } else { i128::MIN }
+    })
+}
+
 /// Writes pico-dollars as dollars and cents for people, rounded half up: `"10.02"`.
 pub fn format_cents(pico: i128) -> String {
     let pico_per_cent = PICO_PER_USD / 100;
@@ -170,6 +186,13 @@ mod tests {
         assert_eq!(format_usd(1), "0.000000000001");
         assert_eq!(format_usd(-1_500_000_000_000), "-1.5");
         assert_eq!(format_scaled(1_750_000, 6), "1.75");
+    }
+
+    #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        assert_eq!(add_pico(2, 3), 5);
+        assert_eq!(add_pico(i128::MAX - 1, 5), i128::MAX);
+        assert_eq!(add_pico(i128::MIN + 1, -5), i128::MIN);
     }
 
     #[test]

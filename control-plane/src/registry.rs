@@ -9,6 +9,7 @@ use crate::teams::Team;
 #[derive(Debug, Default)]
 pub struct Registry {
     teams: HashMap<String, Team>,
+    /// Team ids by name folded to lowercase: names are unique whatever their case.
     team_by_name: HashMap<String, String>,
     keys: HashMap<String, Key>,
     key_by_id: HashMap<String, String>,
@@ -27,7 +28,7 @@ impl Registry {
     }
 
     pub fn add_team(&mut self, team: Team) {
-        self.team_by_name.insert(team.name.clone(), team.id.clone());
+        self.team_by_name.insert(fold(&team.name), team.id.clone());
         self.teams.insert(team.id.clone(), team);
     }
 
@@ -35,13 +36,18 @@ impl Registry {
         self.teams.get(id)
     }
 
-    /// A team by its id or, failing that, its name.
+    /// The team whose name is `name` in any case.
+    pub fn team_named(&self, name: &str) -> Option<&Team> {
+        self.team_by_name
+            .get(&fold(name))
+            .and_then(|id| self.teams.get(id))
+    }
+
+    /// A team by its id or, failing that, its name in any case.
     pub fn find_team(&self, id_or_name: &str) -> Option<&Team> {
-        self.teams.get(id_or_name).or_else(|| {
-            self.team_by_name
-                .get(id_or_name)
-                .and_then(|id| self.teams.get(id))
-        })
+        self.teams
+            .get(id_or_name)
+            .or_else(|| self.team_named(id_or_name))
     }
 
     /// Every team, oldest first.
@@ -51,7 +57,7 @@ impl Registry {
         teams
     }
 
-    pub fn set_budget(&mut self, team_id: &str, budget_pico: Option<i64>) {
+    pub fn set_budget(&mut self, team_id: &str, budget_pico: Option<i128>) {
         if let Some(team) = self.teams.get_mut(team_id) {
             team.budget_pico = budget_pico;
         }
@@ -102,6 +108,12 @@ impl Registry {
     }
 }
 
+/// Names are letters, digits and `._-`, so folding ASCII case is folding all of it, as the
+/// store's `NOCASE` collation does.
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,10 +145,18 @@ mod tests {
             registry.find_team("t1").map(|t| t.name.as_str()),
             Some("payments")
         );
+        for name in ["payments", "Payments", "PAYMENTS"] {
+            assert_eq!(
+                registry.find_team(name).map(|t| t.id.as_str()),
+                Some("t1"),
+                "{name}"
+            );
+        }
         assert_eq!(
-            registry.find_team("payments").map(|t| t.id.as_str()),
-            Some("t1")
+            registry.team_named("PayMents").map(|t| t.name.as_str()),
+            Some("payments")
         );
+        assert!(registry.team_named("t1").is_none(), "ids are not names");
         assert!(registry.find_team("nope").is_none());
 
         registry.revoke_key("k1", "first");

@@ -65,6 +65,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             "control plane loaded"
         );
     }
+    if config.tokens.filter.is_none() {
+        tracing::warn!(
+            "no filter token is set: anyone who can reach this port may ask for admissions and \
+             deliver usage. Set one with --filter-token-file PATH (or TRIMIO_FILTER_TOKEN_FILE) \
+             or TRIMIO_FILTER_TOKEN, and give the filter the same token; production \
+             deployments must"
+        );
+    }
 
     let listener = TcpListener::bind(config.listen)
         .await

@@ -7,20 +7,22 @@ use std::collections::HashMap;
 
 use crate::calendar::Period;
 use crate::ledger::{LedgerRow, RollupRow};
+use crate::money::add_pico;
 
 /// What a team has spent in the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TeamSpend {
     /// Pico-dollars over the priced calls.
     pub cost_pico: i128,
-    /// Calls with a known cost.
-    pub priced_calls: u64,
+    /// Calls that cost more than zero. Calls that cost nothing (token counts, model lists,
+    /// errors) are left out, so they do not pull the mean down.
+    pub charged_calls: u64,
 }
 
 impl TeamSpend {
-    /// Mean cost of a priced call in pico-dollars; 0 before any.
+    /// Mean cost of a call that cost something, in pico-dollars; 0 before any.
     pub fn mean_cost(&self) -> i128 {
-        match self.priced_calls {
+        match self.charged_calls {
             0 => 0,
             calls => self.cost_pico / i128::from(calls),
         }
@@ -55,8 +57,10 @@ impl Spend {
             return;
         }
         let spend = self.by_team.entry(team_id.clone()).or_default();
-        spend.cost_pico += rollup.totals.cost_pico;
-        spend.priced_calls += rollup.totals.priced_calls();
+        spend.cost_pico = add_pico(spend.cost_pico, rollup.totals.cost_pico);
+        spend.charged_calls = spend
+            .charged_calls
+            .saturating_add(rollup.totals.charged_calls);
     }
 
     /// Adds a call just stored, if it started in this period and has a team.
@@ -66,9 +70,9 @@ impl Spend {
             return;
         }
         let spend = self.by_team.entry(team_id.clone()).or_default();
-        if let Some(cost) = row.cost_pico {
-            spend.cost_pico += i128::from(cost);
-            spend.priced_calls += 1;
+        if let Some(cost) = row.cost_pico.filter(|cost| *cost > 0) {
+            spend.cost_pico = add_pico(spend.cost_pico, i128::from(cost));
+            spend.charged_calls = spend.charged_calls.saturating_add(1);
         }
     }
 
@@ -102,6 +106,7 @@ mod tests {
             totals: Totals {
                 calls,
                 unpriced_calls: unpriced,
+                charged_calls: calls - unpriced,
                 cost_pico: cost,
                 ..Totals::default()
             },
@@ -115,7 +120,7 @@ mod tests {
             t1,
             TeamSpend {
                 cost_pico: 300,
-                priced_calls: 3
+                charged_calls: 3
             }
         );
         assert_eq!(t1.mean_cost(), 100);
@@ -123,5 +128,21 @@ mod tests {
 
         let january = Period::containing(date!(2026 - 01 - 01));
         assert_eq!(spend.of("t1", january), TeamSpend::default());
+    }
+
+    #[test]
+    fn the_mean_counts_only_calls_that_cost_something() {
+        let december = Period::containing(date!(2025 - 12 - 04));
+        let mut spend = Spend::new(december);
+        let costs = [Some(0), Some(0), None, Some(0), Some(300), Some(500)];
+        for (n, cost) in costs.into_iter().enumerate() {
+            let record = crate::ledger::record_for_tests(&format!("r{n}"), "h");
+            let mut row = LedgerRow::build(record, None, &Default::default(), 0).unwrap();
+            row.team_id = Some("t1".into());
+            row.cost_pico = cost;
+            spend.add_call(&row);
+        }
+        assert_eq!(spend.of("t1", december).cost_pico, 800);
+        assert_eq!(spend.of("t1", december).mean_cost(), 400);
     }
 }

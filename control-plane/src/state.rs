@@ -70,7 +70,7 @@ impl AppState {
         for (model, entry) in directory.prices {
             match validate_model(&model).and_then(|()| Rates::compile(&entry)) {
                 Ok(rates) => prices.set(model, entry, rates),
-                Err(error) => tracing::warn!(
+                Err(error) => tracing::error!(
                     model = %model,
                     %error,
                     "stored price cannot be used and is skipped; set it again through the api"

@@ -156,7 +156,7 @@ fn serves_on_a_free_port_stops_on_sigterm_and_keeps_what_it_acknowledged() {
     );
     assert_eq!(
         (status, ack.as_str()),
-        (200, r#"{"accepted":1,"duplicates":0}"#)
+        (200, r#"{"accepted":1,"duplicates":0,"rejected":0}"#)
     );
     server.stop();
 
@@ -167,4 +167,59 @@ fn serves_on_a_free_port_stops_on_sigterm_and_keeps_what_it_acknowledged() {
     let team = restarted.admin("GET", "/v1/admin/teams/payments", None);
     assert_eq!(team["spend_usd"], "0.003864");
     restarted.stop();
+}
+
+/// Starts the binary with stderr captured, waits for its address, stops it and returns what
+/// it logged.
+fn start_up_log(extra_env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trimio-control-plane"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.path().join("trimio.db"))
+        .env("TRIMIO_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "info")
+        .env_remove("TRIMIO_FILTER_TOKEN")
+        .env_remove("TRIMIO_FILTER_TOKEN_FILE")
+        .env_remove("TRIMIO_ADMIN_TOKEN_FILE")
+        .env_remove("TRIMIO_LOG_FORMAT")
+        .envs(extra_env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let listening = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("listening on "));
+    assert!(listening, "the server never listened");
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut log)
+        .expect("stderr read");
+    let _ = child.wait();
+    log
+}
+
+#[test]
+fn open_filter_routes_are_warned_about_at_start() {
+    let open = start_up_log(&[]);
+    let warning = open
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("filter"))
+        .unwrap_or_else(|| panic!("no warning about open filter routes in:\n{open}"));
+    assert!(
+        warning.contains("--filter-token-file") && warning.contains("TRIMIO_FILTER_TOKEN"),
+        "{warning}"
+    );
+
+    let closed = start_up_log(&[("TRIMIO_FILTER_TOKEN", "filter-token-0123456789")]);
+    assert!(
+        !closed.lines().any(|line| line.contains("WARN")),
+        "{closed}"
+    );
 }

@@ -15,12 +15,15 @@ use proxy_wasm::types::{Action, LogLevel};
 use trimio_meter::request::{RequestReader, ask_for_stream_usage};
 use trimio_meter::{End, Limits, Meter, Reading, UsageStripper};
 use trimio_wire::{
-    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord,
+    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, DenyReason, Provider, UsageFlags,
+    UsageRecord,
 };
 
 use crate::config::FailureMode;
 use crate::deny::{self, Refusal};
+use crate::headers::{self, label, request_header, response_header};
 use crate::key::{self, KeyError};
+use crate::known_keys;
 use crate::shared::{Shared, log};
 
 /// Response header that tells the client the id of its call's usage record.
@@ -58,6 +61,10 @@ pub struct Call {
     body_holding: bool,
     /// Bytes of the currently buffered request body already fed to `request`.
     body_fed: usize,
+    /// Request body bytes that went upstream, counted as Envoy releases them.
+    body_sent: usize,
+    /// Size of the body Envoy holds for this filter right now.
+    body_buffered: usize,
     request: RequestReader,
     usage_asked: bool,
     meter: Option<Meter>,
@@ -81,6 +88,8 @@ impl Call {
             hold_body: false,
             body_holding: false,
             body_fed: 0,
+            body_sent: 0,
+            body_buffered: 0,
             request: RequestReader::new(),
             usage_asked: false,
             meter: None,
@@ -151,9 +160,18 @@ impl Call {
     /// The control plane could not answer: the deployment's failure mode decides.
     fn admission_unavailable(&mut self, resume: bool) {
         self.shared.metrics.admission_failures.inc();
+        let ttl_ms = self
+            .shared
+            .settings
+            .config
+            .fail_open_key_ttl_s
+            .saturating_mul(1000);
+        let now = self.now_ms();
+        let known = known_keys::last_admitted(&self.key_hash)
+            .is_some_and(|at| now.saturating_sub(at) <= ttl_ms);
         match self.shared.settings.config.failure_mode {
-            FailureMode::Open => self.allow(resume),
-            FailureMode::Closed => self.refuse(Refusal::Unavailable, None),
+            FailureMode::Open if known => self.allow(resume),
+            _ => self.refuse(Refusal::Unavailable, None),
         }
     }
 
@@ -169,7 +187,7 @@ impl Call {
             self.set_http_request_header(header, None);
         }
         self.set_http_request_header(name, Some(&value));
-        if let Some(path) = self.get_http_request_header(":path")
+        if let Some(path) = request_header(self, ":path")
             && let Some(stripped) = key::strip_key_param(&path)
         {
             self.set_http_request_header(":path", Some(&stripped));
@@ -180,8 +198,27 @@ impl Call {
         // Without `allow_on_headers_stop_iteration` no body callback runs until the headers
         // are resumed, so only a body already being held waits for its end instead.
         if resume && !self.body_holding {
-            self.body_fed = 0;
+            self.release_body();
             self.resume_http_request();
+        }
+    }
+
+    /// Envoy passes the buffered body on: count it as sent, start reading afresh.
+    fn release_body(&mut self) {
+        self.body_sent += self.body_buffered;
+        self.body_buffered = 0;
+        self.body_fed = 0;
+    }
+
+    /// The provider named by the matched route (`route.name` in Envoy's route configuration),
+    /// when it names one.
+    fn routed_provider(&self) -> Option<Provider> {
+        let name = self.get_property(vec!["xds", "route_name"])?;
+        match name.as_slice() {
+            b"anthropic" => Some(Provider::Anthropic),
+            b"openai" => Some(Provider::Openai),
+            b"gemini" => Some(Provider::Gemini),
+            _ => None,
         }
     }
 
@@ -195,14 +232,23 @@ impl Call {
         self.body_fed = self.body_fed.max(end);
     }
 
-    /// Asks an OpenAI Chat stream for its usage, once the whole body is here.
-    fn ask_for_usage(&mut self, body_size: usize) {
-        let Some(body) = self.get_http_request_body(0, body_size) else {
-            return;
-        };
-        if let Some(rewritten) = ask_for_stream_usage(&body) {
-            self.set_http_request_body(0, body_size, &rewritten);
-            self.usage_asked = true;
+    /// Asks an OpenAI Chat stream for its usage, once the whole body is here; the size of the
+    /// rewritten body when it was rewritten.
+    fn ask_for_usage(&mut self, body_size: usize) -> Option<usize> {
+        let body = self.get_http_request_body(0, body_size)?;
+        let rewritten = ask_for_stream_usage(&body)?;
+        self.set_http_request_body(0, body_size, &rewritten);
+        self.usage_asked = true;
+        Some(rewritten.len())
+    }
+
+    /// Lets the buffered body go on once the call is admitted; holds it until then.
+    fn pass_body(&mut self) -> Action {
+        if self.admission == Admission::Allowed {
+            self.release_body();
+            Action::Continue
+        } else {
+            Action::Pause
         }
     }
 
@@ -238,6 +284,17 @@ impl Call {
             },
         };
         let facts = self.request.facts();
+        let mut usage = reading.usage;
+        let mut model = reading.model;
+        let unreported = reading.flags.estimated && self.family.is_billable();
+        if unreported && usage.prompt_tokens() == 0 {
+            // The provider never said what the prompt cost: estimate it from the request body
+            // that went upstream, at four bytes a token.
+            usage.input = (self.body_sent + self.body_buffered).div_ceil(4) as u64;
+        }
+        if unreported && model.is_none() {
+            model = facts.model.clone();
+        }
         UsageRecord {
             request_id: self.request_id.clone(),
             key_hash: std::mem::take(&mut self.key_hash),
@@ -245,9 +302,9 @@ impl Call {
             user: self.user.take(),
             provider: self.provider,
             family: self.family,
-            model: reading.model,
+            model,
             request_model: facts.model,
-            usage: reading.usage,
+            usage,
             service_tier: reading.service_tier,
             inference_geo: reading.inference_geo,
             status: self.status,
@@ -264,7 +321,7 @@ impl Context for Call {
         if self.admission != Admission::Pending {
             return;
         }
-        let status = self.get_http_call_response_header(":status");
+        let status = headers::call_response_header(self, ":status");
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
@@ -277,6 +334,7 @@ impl Context for Call {
                 if project.is_some() {
                     self.project = project;
                 }
+                known_keys::remember(&self.key_hash, self.now_ms());
                 self.allow(true);
             }
             Some(AdmitResponse::Deny { reason, message }) => {
@@ -287,6 +345,9 @@ impl Context for Call {
                         self.provider
                     ),
                 );
+                if reason != DenyReason::BudgetExhausted {
+                    known_keys::forget(&self.key_hash);
+                }
                 self.refuse(Refusal::from(reason), Some(&message));
             }
             None => {
@@ -303,12 +364,20 @@ impl Context for Call {
 impl HttpContext for Call {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.started_at_ms = self.now_ms();
-        let path = self.get_http_request_header(":path").unwrap_or_default();
-        let method = self.get_http_request_header(":method").unwrap_or_default();
+        let path = request_header(self, ":path").unwrap_or_default();
+        let method = request_header(self, ":method").unwrap_or_default();
         (self.family, self.provider) =
             ApiFamily::from_path(&path, self.shared.settings.config.default_provider);
+        if let Some(routed) = self.routed_provider() {
+            // The credential follows the upstream Envoy actually routes to; a path whose
+            // family belongs to another provider is forwarded unbilled.
+            if routed != self.provider {
+                self.family = ApiFamily::Other;
+            }
+            self.provider = routed;
+        }
 
-        let headers = self.get_http_request_headers();
+        let headers = headers::request_headers(self);
         let query = path.split_once('?').map(|(_, q)| q);
         let key = match key::read_key(&headers, query) {
             Ok(key) => key,
@@ -322,17 +391,12 @@ impl HttpContext for Call {
             }
         };
         self.key_hash = key::key_hash(&key);
-        self.project = self
-            .get_http_request_header(PROJECT_HEADER)
-            .filter(|p| !p.is_empty());
-        self.user = self
-            .get_http_request_header(USER_HEADER)
-            .filter(|u| !u.is_empty());
+        self.project = label(request_header(self, PROJECT_HEADER));
+        self.user = label(request_header(self, USER_HEADER));
         self.set_http_request_header(PROJECT_HEADER, None);
         self.set_http_request_header(USER_HEADER, None);
 
-        let too_large = self
-            .get_http_request_header("content-length")
+        let too_large = request_header(self, "content-length")
             .and_then(|l| l.parse::<usize>().ok())
             .is_some_and(|l| l > self.shared.settings.config.max_rewrite_body_bytes);
         self.hold_body = self.family == ApiFamily::OpenaiChat
@@ -340,11 +404,9 @@ impl HttpContext for Call {
             && !end_of_stream
             && !too_large;
         if self.hold_body {
-            // The body may grow when usage is asked for; Envoy frames it anew upstream.
+            // The body may grow when usage is asked for; Envoy frames it anew upstream. The
+            // stream may need rewriting on its way back, which compressed bytes would prevent.
             self.set_http_request_header("content-length", None);
-        }
-        if self.family.is_billable() {
-            // Responses are metered as plain bytes; compressed ones would be unreadable.
             self.set_http_request_header("accept-encoding", None);
         }
 
@@ -361,6 +423,8 @@ impl HttpContext for Call {
         if self.admission == Admission::Refused {
             return Action::Pause;
         }
+        self.body_buffered = body_size;
+
         if self.hold_body {
             let max = self.shared.settings.config.max_rewrite_body_bytes;
             if body_size > max {
@@ -373,36 +437,31 @@ impl HttpContext for Call {
             } else {
                 self.body_holding = false;
                 self.read_new_body(body_size, usize::MAX);
-                self.ask_for_usage(body_size);
-                if self.admission == Admission::Allowed {
-                    return Action::Continue;
+                if let Some(rewritten) = self.ask_for_usage(body_size) {
+                    self.body_buffered = rewritten;
                 }
-                return Action::Pause;
+                return self.pass_body();
             }
         }
 
         self.read_new_body(body_size, REQUEST_PEEK_BYTES);
-        if self.admission == Admission::Allowed {
-            self.body_fed = 0;
-            Action::Continue
-        } else {
-            Action::Pause
-        }
+        self.pass_body()
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if self.admission != Admission::Allowed {
             return Action::Continue;
         }
-        self.status = self
-            .get_http_response_header(":status")
+        self.status = response_header(self, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let content_type = self.get_http_response_header("content-type");
-        self.meter = Some(Meter::new(
+        let content_type = response_header(self, "content-type");
+        let content_encoding = response_header(self, "content-encoding");
+        self.meter = Some(Meter::with_encoding(
             self.family,
             self.status,
             content_type.as_deref(),
+            content_encoding.as_deref(),
             Limits::default(),
         ));
         self.set_http_response_header(REQUEST_ID_HEADER, Some(&self.request_id));
@@ -410,7 +469,8 @@ impl HttpContext for Call {
         let event_stream = content_type
             .as_deref()
             .is_some_and(|c| c.starts_with("text/event-stream"));
-        if self.usage_asked && event_stream && (200..300).contains(&self.status) {
+        let encoded = content_encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity"));
+        if self.usage_asked && event_stream && !encoded && (200..300).contains(&self.status) {
             self.stripper = Some(UsageStripper::new());
             self.set_http_response_header("content-length", None);
         }

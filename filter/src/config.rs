@@ -32,6 +32,10 @@ pub struct PluginConfig {
     /// body passes unchanged and its call's output is estimated.
     #[serde(default = "default_max_rewrite_body_bytes")]
     pub max_rewrite_body_bytes: usize,
+    /// While the control plane cannot answer, failing open admits only keys it admitted within
+    /// this many seconds; other keys get the provider's overloaded error.
+    #[serde(default = "default_fail_open_key_ttl_s")]
+    pub fail_open_key_ttl_s: u64,
     /// Name of the Envoy shared queue that holds usage records until delivery.
     #[serde(default = "default_queue_name")]
     pub queue_name: String,
@@ -87,6 +91,9 @@ fn default_batch_size() -> usize {
 }
 fn default_max_rewrite_body_bytes() -> usize {
     8 * 1024 * 1024
+}
+fn default_fail_open_key_ttl_s() -> u64 {
+    24 * 60 * 60
 }
 fn default_queue_name() -> String {
     "trimio_usage".to_owned()

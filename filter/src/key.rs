@@ -46,7 +46,7 @@ pub fn read_key(headers: &[(String, String)], query: Option<&str>) -> Result<Str
     }
     if let Some(query) = query {
         for (name, value) in query_pairs(query) {
-            if name == "key" {
+            if is_key_param(name) {
                 consider(value)?;
             }
         }
@@ -61,8 +61,39 @@ fn bearer(value: &str) -> Option<&str> {
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
     query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .split(['&', ';'])
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// Whether a query parameter's name is `key` as a server might read it: any case, spaces or
+/// `+` around it, percent-encoded or not.
+fn is_key_param(name: &str) -> bool {
+    let decoded = percent_decode(name);
+    decoded
+        .trim_matches(|c: char| c == '+' || c.is_whitespace())
+        .eq_ignore_ascii_case("key")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (byte, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Lowercase hex SHA-256 of a key: the only form of it that leaves the gateway.
@@ -70,15 +101,15 @@ pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// The path with every `key=` query parameter removed (Gemini's key in the URL).
+/// The path with every `key` query parameter removed (Gemini's key in the URL).
 pub fn strip_key_param(path: &str) -> Option<String> {
     let (base, query) = path.split_once('?')?;
-    if !query_pairs(query).any(|(name, _)| name == "key") {
+    if !query_pairs(query).any(|(name, _)| is_key_param(name)) {
         return None;
     }
     let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| pair.split('=').next() != Some("key") && !pair.is_empty())
+        .split(['&', ';'])
+        .filter(|pair| !pair.is_empty() && !is_key_param(pair.split('=').next().unwrap_or("")))
         .collect();
     Some(if kept.is_empty() {
         base.to_owned()
@@ -121,6 +152,12 @@ mod tests {
         let goog = headers(&[("x-goog-api-key", "tmk_c")]);
         assert_eq!(read_key(&goog, None), Ok("tmk_c".into()));
         assert_eq!(read_key(&[], Some("alt=sse&key=tmk_d")), Ok("tmk_d".into()));
+        assert_eq!(read_key(&[], Some("%6Bey=tmk_e")), Ok("tmk_e".into()));
+        let twice = headers(&[("x-api-key", "tmk_a")]);
+        assert_eq!(
+            read_key(&twice, Some("KEY=tmk_b")),
+            Err(KeyError::Conflicting)
+        );
     }
 
     #[test]
@@ -155,6 +192,10 @@ mod tests {
             Some("/v1beta/x")
         );
         assert_eq!(strip_key_param("/v1beta/x?alt=sse"), None);
+        for variant in ["KEY=k", "%6Bey=k", "+key=k", "a=1;key=k"] {
+            let stripped = strip_key_param(&format!("/v1beta/x?{variant}")).unwrap();
+            assert!(!stripped.contains("=k"), "{variant}: {stripped}");
+        }
         assert_eq!(strip_key_param("/v1/messages"), None);
     }
 

@@ -7,7 +7,9 @@
 mod call;
 mod config;
 mod deny;
+mod headers;
 mod key;
+mod known_keys;
 mod root;
 mod shared;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use trimio_wire::USAGE_PATH;
+use trimio_wire::{USAGE_PATH, UsageAck};
 
 use crate::call::Call;
 use crate::config::Settings;
@@ -122,7 +122,7 @@ impl Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token: u32, _headers: usize, _body: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
         let Some((expected, batch)) = self.in_flight.take() else {
             return;
         };
@@ -130,8 +130,20 @@ impl Context for Root {
             self.in_flight = Some((expected, batch));
             return;
         }
-        let status = self.get_http_call_response_header(":status");
+        let status = crate::headers::call_response_header(self, ":status");
         if status.as_deref() == Some("200") {
+            let body = self
+                .get_http_call_response_body(0, body_size)
+                .unwrap_or_default();
+            if let (Some(shared), Ok(ack)) =
+                (&self.shared, serde_json::from_slice::<UsageAck>(&body))
+            {
+                shared
+                    .metrics
+                    .records_duplicate
+                    .add(u64::from(ack.duplicates));
+                shared.metrics.records_rejected.add(u64::from(ack.rejected));
+            }
             if self.failures > 0 {
                 log(
                     LogLevel::Info,

@@ -31,7 +31,9 @@ impl Shared {
     }
 }
 
-/// Unique call ids: a random seed per worker VM and a counter.
+/// Call ids: 128 random bits each, so that no client can guess another call's id (a record
+/// whose id is already held is ignored as a duplicate). A counter on a random seed stands in
+/// should the host ever refuse randomness.
 struct RequestIds {
     seed: u64,
     counter: Cell<u64>,
@@ -46,6 +48,10 @@ impl RequestIds {
     }
 
     fn next(&self) -> String {
+        let mut bytes = [0u8; 16];
+        if getrandom::fill(&mut bytes).is_ok() {
+            return hex::encode(bytes);
+        }
         let n = self.counter.get().wrapping_add(1);
         self.counter.set(n);
         format!("{:016x}{:016x}", self.seed, n)
@@ -61,6 +67,8 @@ pub struct Metrics {
     pub records_dropped: Metric,
     pub records_delivered: Metric,
     pub delivery_failures: Metric,
+    pub records_duplicate: Metric,
+    pub records_rejected: Metric,
 }
 
 impl Metrics {
@@ -73,6 +81,8 @@ impl Metrics {
             records_dropped: Metric::counter("trimio.records_dropped"),
             records_delivered: Metric::counter("trimio.records_delivered"),
             delivery_failures: Metric::counter("trimio.delivery_failures"),
+            records_duplicate: Metric::counter("trimio.records_duplicate"),
+            records_rejected: Metric::counter("trimio.records_rejected"),
         }
     }
 }

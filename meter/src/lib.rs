@@ -1,8 +1,9 @@
 //! Reads a provider's usage from its response bytes as they pass, whatever the chunk
 //! boundaries, in bounded memory. Compiled into the filter (wasm32) and tested natively.
 //!
-//! - [`Meter`] watches one response (JSON or server-sent events) and, when it ends, gives a
-//!   [`Reading`]: the model, the normalized [`trimio_wire::Usage`] and what was unusual.
+//! - [`Meter`] watches one response (JSON or server-sent events, plain or compressed with
+//!   gzip, deflate or br) and, when it ends, gives a [`Reading`]: the model, the normalized
+//!   [`trimio_wire::Usage`] and what was unusual.
 //! - [`request`] reads the few request fields the gateway needs and, for OpenAI Chat streams,
 //!   asks the provider to report usage.
 //! - [`UsageStripper`] hides that extra usage from a client that did not ask for it.
@@ -21,7 +22,15 @@
 //!   malformed part of a body outside the members that matter may go unflagged.
 //! - [`UsageStripper`] edits events whose JSON is on one `data:` line; on an event split over
 //!   several `data:` lines it only drops the usage-only event and leaves `"usage":null` in place.
+//!   It works on plain bytes only: it must not be given a compressed stream.
+//! - A compressed body is decoded as it streams (see the `decode` module for what each coding
+//!   costs in memory). A `br` body may cost up to 16 MiB while it streams, 24 MiB for a moment,
+//!   when its header asks for the largest window. A chunk that decodes to more than
+//!   [`Limits::max_decoded_bytes_per_chunk`] ends the decoding: the rest of the body is not
+//!   read and the reading is flagged `too_large`. Other codings, and codings applied in turn,
+//!   are not read at all.
 
+mod decode;
 mod estimate;
 mod json;
 mod limits;

@@ -1,13 +1,18 @@
-//! Bounds on what the meter holds in memory for one response.
+//! Bounds on what the meter holds in memory, and does, for one response.
 
-/// Memory bounds for one response. Anything larger passes through uninspected and the reading
-/// is flagged `too_large`.
+/// Bounds for one response. Anything larger passes through uninspected and the reading is
+/// flagged `too_large`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest server-sent event (its joined `data:` lines) that is inspected, in bytes.
     pub max_event_bytes: usize,
     /// Largest top-level JSON member value that is captured from a JSON body, in bytes.
     pub max_json_value_bytes: usize,
+    /// Most bytes one chunk of a compressed body may decode to. Decoded bytes are not held (they
+    /// pass through a 16 KiB buffer), so this bounds the work a decompression bomb causes per
+    /// chunk rather than memory; a chunk that decodes to more stops decoding for the rest of
+    /// the response.
+    pub max_decoded_bytes_per_chunk: usize,
 }
 
 impl Default for Limits {
@@ -15,6 +20,9 @@ impl Default for Limits {
         Limits {
             max_event_bytes: 256 * 1024,
             max_json_value_bytes: 64 * 1024,
+            // Well above what text compresses to in one network read (16 KiB at 20:1 is 320
+            // KiB), and about 20 ms of inflating natively.
+            max_decoded_bytes_per_chunk: 8 * 1024 * 1024,
         }
     }
 }

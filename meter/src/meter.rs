@@ -2,6 +2,7 @@
 
 use trimio_wire::{ApiFamily, UsageFlags};
 
+use crate::decode::{Coding, DecodeError, Decoder};
 use crate::json::MemberScanner;
 use crate::limits::Limits;
 use crate::provider::{Framing, Protocol, Report};
@@ -15,20 +16,27 @@ enum Body {
     Json(MemberScanner),
     /// An error or a call that is never billed: the body is not read.
     Skipped,
+    /// A content coding the meter cannot undo: the body is not read and the reading says so.
+    Undecodable,
 }
 
 /// Reads the usage of one response from its body bytes, in any chunking, holding at most one
-/// event or one JSON member value (see [`Limits`]).
+/// event or one JSON member value (see [`Limits`]), plus the state of a content coding's
+/// decoder when the body is compressed.
 #[derive(Debug)]
 pub struct Meter {
     sse: bool,
     body: Body,
     protocol: Option<Protocol>,
+    /// Undoes the body's content coding, when it has one.
+    decoder: Option<Decoder>,
+    limits: Limits,
     reading: Option<Reading>,
 }
 
 impl Meter {
-    /// Called at response headers with the status and the response's content type.
+    /// Called at response headers with the status and the response's content type, for a body
+    /// without a content coding.
     ///
     /// A `text/event-stream` body is read as server-sent events and anything else as JSON. A
     /// status of 400 or more, and families that are never billed, read nothing and report no
@@ -39,34 +47,67 @@ impl Meter {
         content_type: Option<&str>,
         limits: Limits,
     ) -> Meter {
+        Meter::with_encoding(family, status, content_type, None, limits)
+    }
+
+    /// As [`Meter::new`], for a body in the content coding `content_encoding` names.
+    ///
+    /// `gzip`, `deflate` (zlib-wrapped, or raw) and `br` are decoded as the body streams; no
+    /// header, `identity` and an empty header mean no coding. Any other coding, or several in
+    /// turn (`gzip, br`), is not read: the reading has no model and no usage, and is flagged
+    /// `malformed` and `estimated`. A stream found corrupt partway is flagged `malformed`, and
+    /// one whose chunk decodes to more than [`Limits::max_decoded_bytes_per_chunk`] is flagged
+    /// `too_large`; either keeps what was read before.
+    pub fn with_encoding(
+        family: ApiFamily,
+        status: u16,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        limits: Limits,
+    ) -> Meter {
         let sse = content_type.is_some_and(is_event_stream);
         let protocol = if status >= 400 {
             None
         } else {
             Protocol::for_family(family)
         };
-        let body = match (&protocol, sse) {
-            (None, _) => Body::Skipped,
-            (Some(_), true) => Body::Sse(Framer::new(limits.max_event_bytes)),
-            (Some(_), false) => Body::Json(MemberScanner::new(limits.max_json_value_bytes)),
+        let coding = Coding::from_header(content_encoding);
+
+        let body = match (&protocol, coding, sse) {
+            (None, _, _) => Body::Skipped,
+            (Some(_), Coding::Unsupported, _) => Body::Undecodable,
+            (Some(_), _, true) => Body::Sse(Framer::new(limits.max_event_bytes)),
+            (Some(_), _, false) => Body::Json(MemberScanner::new(limits.max_json_value_bytes)),
+        };
+        let decoder = match body {
+            Body::Sse(_) | Body::Json(_) => Decoder::new(coding),
+            Body::Skipped | Body::Undecodable => None,
         };
         Meter {
             sse,
             body,
             protocol,
+            decoder,
+            limits,
             reading: None,
         }
     }
 
-    /// Reads the next body chunk, split anywhere (inside a UTF-8 character or a CRLF too).
+    /// Reads the next body chunk, split anywhere (inside a UTF-8 character, a CRLF or a
+    /// compressed stream's header too).
     pub fn feed(&mut self, chunk: &[u8]) {
         if self.reading.is_some() {
             return;
         }
-        match (&mut self.body, &mut self.protocol) {
-            (Body::Sse(framer), Some(protocol)) => framer.feed(chunk, &mut |e| protocol.event(e)),
-            (Body::Json(scanner), Some(protocol)) => scanner.feed(chunk, protocol),
-            _ => {}
+        let (body, Some(protocol)) = (&mut self.body, &mut self.protocol) else {
+            return;
+        };
+        match &mut self.decoder {
+            Some(decoder) => {
+                let limit = self.limits.max_decoded_bytes_per_chunk;
+                decoder.feed(chunk, limit, &mut |plain| read_plain(body, protocol, plain));
+            }
+            None => read_plain(body, protocol, chunk),
         }
     }
 
@@ -89,10 +130,13 @@ impl Meter {
     fn read(&self, end: End) -> Reading {
         let streamed = match &self.body {
             Body::Json(scanner) => scanner.is_array(),
-            Body::Sse(_) | Body::Skipped => self.sse,
+            Body::Sse(_) | Body::Skipped | Body::Undecodable => self.sse,
         };
-        let Some(protocol) = &self.protocol else {
+        let unread = matches!(self.body, Body::Undecodable);
+        let Some(protocol) = self.protocol.as_ref().filter(|_| !unread) else {
             let flags = UsageFlags {
+                estimated: unread,
+                malformed: unread,
                 client_aborted: end == End::ClientAborted,
                 truncated: end == End::UpstreamReset,
                 ..UsageFlags::default()
@@ -117,10 +161,39 @@ impl Meter {
                 )
             }
             Body::Sse(framer) => (Framing::Sse, false, framer.too_large),
-            Body::Skipped => (Framing::Sse, false, false),
+            Body::Skipped | Body::Undecodable => (Framing::Sse, false, false),
         };
+        let (undecoded, overgrown) = self.decoding_trouble(end);
         let report = protocol.report(end, framing);
-        settle(report, end, streamed, malformed, too_large)
+        settle(
+            report,
+            end,
+            streamed,
+            malformed || undecoded,
+            too_large || overgrown,
+        )
+    }
+
+    /// Whether the content coding was found corrupt (or cut short in a body that ended), and
+    /// whether a chunk decoded to more than the bound.
+    fn decoding_trouble(&self, end: End) -> (bool, bool) {
+        let Some(decoder) = &self.decoder else {
+            return (false, false);
+        };
+        match decoder.error() {
+            Some(DecodeError::Corrupt(_)) => (true, false),
+            Some(DecodeError::TooLarge(_)) => (false, true),
+            None => (end == End::Complete && !decoder.is_complete(), false),
+        }
+    }
+}
+
+/// Hands body bytes, decoded if they were coded, to the reader of the body's framing.
+fn read_plain(body: &mut Body, protocol: &mut Protocol, bytes: &[u8]) {
+    match body {
+        Body::Sse(framer) => framer.feed(bytes, &mut |e| protocol.event(e)),
+        Body::Json(scanner) => scanner.feed(bytes, protocol),
+        Body::Skipped | Body::Undecodable => {}
     }
 }
 

@@ -1,35 +1,30 @@
-//! Every shared provider exchange reads as its expected usage, whatever the chunking.
+//! Every provider exchange, shared and the project's own, reads as its expected usage,
+//! whatever the chunking.
 
 mod common;
 
-use common::{Fixture, base64, check, fixtures, with_line_endings};
+use common::checks::{reading_of, seen_body};
+use common::{Fixture, base64, checks, fixtures, with_line_endings};
 use proptest::prelude::*;
-use trimio_meter::Reading;
-
-fn reading_of(fixture: &Fixture) -> Reading {
-    fixture.read(fixture.seen_chunks().iter().map(Vec::as_slice))
-}
-
-/// The bytes the gateway sees before the exchange ends, in one piece.
-fn seen_body(fixture: &Fixture) -> Vec<u8> {
-    fixture.seen_chunks().concat()
-}
 
 #[test]
 fn every_fixture_reads_as_expected() {
-    for fixture in fixtures() {
-        let reading = reading_of(&fixture);
-        check(&fixture, &reading);
-        if !fixture.expect_estimated {
-            assert_eq!(reading.flags, Default::default(), "{}: flags", fixture.name);
-        }
-        assert_eq!(
-            reading.streamed,
-            fixture.is_sse(),
-            "{}: streamed",
-            fixture.name
-        );
-    }
+    fixtures().iter().for_each(checks::reads_as_expected);
+}
+
+#[test]
+fn the_embedded_exchanges_are_the_ones_on_disk() {
+    let mut on_disk: Vec<String> = common::fixture_paths()
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let mut embedded: Vec<String> = common::embedded::FILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    embedded.sort();
+    on_disk.sort();
+    assert_eq!(embedded, on_disk, "update tests/common/embedded.rs");
 }
 
 #[test]
@@ -51,47 +46,19 @@ fn a_stream_without_its_usage_is_estimated_from_its_text() {
 
 #[test]
 fn every_split_point_gives_the_same_reading() {
-    for fixture in fixtures() {
-        let expected = reading_of(&fixture);
-        let body = seen_body(&fixture);
-        for split in 0..=body.len() {
-            let (a, b) = body.split_at(split);
-            assert_eq!(
-                fixture.read([a, b]),
-                expected,
-                "{} split at {split}",
-                fixture.name
-            );
-        }
-    }
+    fixtures().iter().for_each(checks::same_at_every_split);
 }
 
 #[test]
 fn one_byte_at_a_time_gives_the_same_reading() {
-    for fixture in fixtures() {
-        let body = seen_body(&fixture);
-        let reading = fixture.read(body.chunks(1));
-        assert_eq!(reading, reading_of(&fixture), "{}", fixture.name);
-    }
+    fixtures().iter().for_each(checks::same_one_byte_at_a_time);
 }
 
 #[test]
 fn crlf_and_cr_framing_give_the_same_reading_at_every_split() {
-    for fixture in fixtures().into_iter().filter(Fixture::is_sse) {
-        let expected = reading_of(&fixture);
-        for ending in [&b"\r\n"[..], b"\r"] {
-            let body = with_line_endings(&seen_body(&fixture), ending);
-            for split in 0..=body.len() {
-                let (a, b) = body.split_at(split);
-                let reading = fixture.read([a, b]);
-                assert_eq!(
-                    reading, expected,
-                    "{} {ending:?} split at {split}",
-                    fixture.name
-                );
-            }
-        }
-    }
+    fixtures()
+        .iter()
+        .for_each(checks::same_with_other_line_endings_at_every_split);
 }
 
 #[test]

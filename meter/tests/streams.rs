@@ -452,7 +452,11 @@ proptest! {
         cuts in proptest::collection::vec(1usize..64, 0..8),
         limit in 1usize..128,
     ) {
-        let limits = Limits { max_event_bytes: limit, max_json_value_bytes: limit };
+        let limits = Limits {
+            max_event_bytes: limit,
+            max_json_value_bytes: limit,
+            ..Limits::default()
+        };
         for family in FAMILIES {
             for content_type in [SSE, JSON] {
                 let mut meter = Meter::new(family, 200, content_type, limits);
@@ -473,7 +477,11 @@ proptest! {
         body in r#"[\[\]{}":, a-z0-9\\\r\n-]{0,300}"#,
         limit in 1usize..64,
     ) {
-        let limits = Limits { max_event_bytes: limit, max_json_value_bytes: limit };
+        let limits = Limits {
+            max_event_bytes: limit,
+            max_json_value_bytes: limit,
+            ..Limits::default()
+        };
         for family in FAMILIES {
             for content_type in [SSE, JSON] {
                 let mut meter = Meter::new(family, 200, content_type, limits);
@@ -504,7 +512,11 @@ proptest! {
         }
         pieces.push(&body[from..]);
 
-        let limits = Limits { max_event_bytes: limit, max_json_value_bytes: limit };
+        let limits = Limits {
+            max_event_bytes: limit,
+            max_json_value_bytes: limit,
+            ..Limits::default()
+        };
         for family in FAMILIES {
             for content_type in [SSE, JSON] {
                 for end in [End::Complete, End::UpstreamReset] {

@@ -15,19 +15,25 @@ pub struct ControlPlane {
     pub port: u16,
     pub database: PathBuf,
     pub admin: Admin,
+    pub filter_token: String,
     dir: PathBuf,
     restarts: u32,
 }
 
 impl ControlPlane {
     /// Starts on a fresh or existing database in `dir`.
-    pub async fn start(dir: &Path, admin_token: &str) -> Result<ControlPlane, String> {
+    pub async fn start(
+        dir: &Path,
+        admin_token: &str,
+        filter_token: &str,
+    ) -> Result<ControlPlane, String> {
         let database = dir.join("trimio.db");
-        let (process, port) = spawn(dir, &database, admin_token, 0, 0).await?;
+        let (process, port) = spawn(dir, &database, admin_token, filter_token, 0, 0).await?;
         Ok(ControlPlane {
             process: Some(process),
             port,
             admin: Admin::new(port, admin_token),
+            filter_token: filter_token.to_owned(),
             database,
             dir: dir.to_path_buf(),
             restarts: 0,
@@ -63,8 +69,15 @@ impl ControlPlane {
     pub async fn start_again(&mut self) -> Result<(), String> {
         self.restarts += 1;
         let token = self.admin.token.clone();
-        let (process, _) =
-            spawn(&self.dir, &self.database, &token, self.port, self.restarts).await?;
+        let (process, _) = spawn(
+            &self.dir,
+            &self.database,
+            &token,
+            &self.filter_token,
+            self.port,
+            self.restarts,
+        )
+        .await?;
         self.process = Some(process);
         Ok(())
     }
@@ -74,6 +87,7 @@ async fn spawn(
     dir: &Path,
     database: &Path,
     admin_token: &str,
+    filter_token: &str,
     port: u16,
     generation: u32,
 ) -> Result<(Process, u16), String> {
@@ -86,6 +100,7 @@ async fn spawn(
         .arg("--database")
         .arg(database)
         .env("TRIMIO_ADMIN_TOKEN", admin_token)
+        .env(crate::envoy::FILTER_TOKEN_ENV, filter_token)
         .env("RUST_LOG", "info");
     let log = dir.join(format!("control-plane.{generation}.log"));
     // A restarted process may have to wait for the old port to be free again.

@@ -16,6 +16,9 @@ pub const TEST_CREDENTIALS: [(&str, &str); 3] = [
     ("GEMINI_API_KEY", "gemini-provider-credential"),
 ];
 
+/// The environment variable that carries the control plane's filter token to both sides.
+pub const FILTER_TOKEN_ENV: &str = "TRIMIO_FILTER_TOKEN";
+
 pub struct Envoy {
     process: Option<Process>,
     pub port: u16,
@@ -24,9 +27,16 @@ pub struct Envoy {
 }
 
 impl Envoy {
-    /// Starts Envoy with `options` rendered, waits until it is ready and its listener bound.
-    pub async fn start(dir: &Path, options: &EnvoyOptions) -> Result<Envoy, String> {
-        Self::start_with_config(dir, &envoy_config::render(options), &TEST_CREDENTIALS).await
+    /// Starts Envoy with `options` rendered, the test provider credentials and `filter_token`
+    /// in its environment; waits until it is ready and its listener bound.
+    pub async fn start(
+        dir: &Path,
+        options: &EnvoyOptions,
+        filter_token: &str,
+    ) -> Result<Envoy, String> {
+        let mut env = TEST_CREDENTIALS.to_vec();
+        env.push((FILTER_TOKEN_ENV, filter_token));
+        Self::start_with_config(dir, &envoy_config::render(options), &env).await
     }
 
     pub async fn start_with_config(
@@ -165,6 +175,7 @@ pub fn validate(config_path: &Path) -> Result<(), String> {
         .arg(config_path)
         .args(["--disable-hot-restart", "--log-level", "error"])
         .envs(TEST_CREDENTIALS)
+        .env(FILTER_TOKEN_ENV, "validate-only")
         .output()
         .map_err(|e| format!("cannot run envoy: {e}"))?;
     if output.status.success() {

@@ -88,28 +88,32 @@ impl EnvoyOptions {
     }
 }
 
+/// A provider's cluster, and the paths routed to it: `path_separated_prefix` matches the
+/// path itself or anything below it after a `/`, so `/v1/messagesX` is not Anthropic's.
+/// Each route is named after its provider: the filter reads the name to choose the
+/// credential, so a key is only ever sent where Envoy sends the call.
 struct ProviderRoute {
     cluster: &'static str,
     host: &'static str,
-    prefixes: &'static [&'static str],
+    paths: &'static [&'static str],
 }
 
 const PROVIDERS: [ProviderRoute; 3] = [
     ProviderRoute {
         cluster: "anthropic",
         host: "api.anthropic.com",
-        prefixes: &["/v1/messages"],
+        paths: &["/v1/messages"],
     },
     ProviderRoute {
         cluster: "gemini",
         host: "generativelanguage.googleapis.com",
-        prefixes: &["/v1beta/"],
+        paths: &["/v1beta"],
     },
     // OpenAI last: it also takes every other `/v1/` path (models, files, ...).
     ProviderRoute {
         cluster: "openai",
         host: "api.openai.com",
-        prefixes: &["/v1/chat/completions", "/v1/responses", "/v1/"],
+        paths: &["/v1/chat/completions", "/v1/responses", "/v1"],
     },
 ];
 
@@ -120,6 +124,7 @@ pub fn plugin_config(options: &EnvoyOptions) -> String {
             "cluster": "trimio_control_plane",
             "authority": "trimio-control-plane",
             "timeout_ms": 1000,
+            "token_env": "TRIMIO_FILTER_TOKEN",
         },
         "providers": {
             "anthropic": {"credential_env": "ANTHROPIC_API_KEY"},
@@ -161,6 +166,13 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: gateway
+          # Paths are normalized before the filter and the router see them, so both read the
+          # same path: `/v1//messages` and `/v1/x/../messages` are `/v1/messages`.
+          normalize_path: true
+          merge_slashes: true
+          # The client sees the provider's own `server` header, as it would without a gateway.
+          server_header_transformation: PASS_THROUGH
+          path_with_escaped_slashes_action: REJECT_REQUEST
           # Agent turns stream for minutes; only idle streams are cut.
           stream_idle_timeout: 600s
           request_timeout: 0s
@@ -178,16 +190,17 @@ static_resources:
         listen_port = o.listen_port,
     );
     for provider in &PROVIDERS {
-        for prefix in provider.prefixes {
+        for path in provider.paths {
             let rewrite = match &o.upstreams {
                 Upstreams::Real { .. } => format!(", host_rewrite_literal: {}", provider.host),
                 Upstreams::Mock { .. } => String::new(),
             };
+            let cluster = provider.cluster;
             let _ = writeln!(
                 out,
-                "              - match: {{ prefix: \"{prefix}\" }}\n                route: {{ \
-                 cluster: {cluster}, timeout: 0s, idle_timeout: 600s{rewrite} }}",
-                cluster = provider.cluster,
+                "              - name: {cluster}\n                match: {{ path_separated_prefix: \
+                 \"{path}\" }}\n                route: {{ cluster: {cluster}, timeout: 0s, \
+                 idle_timeout: 600s{rewrite} }}",
             );
         }
     }
@@ -213,7 +226,11 @@ static_resources:
                     local:
                       filename: {wasm}
                   environment_variables:
-                    host_env_keys: [ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY]
+                    host_env_keys:
+                    - ANTHROPIC_API_KEY
+                    - OPENAI_API_KEY
+                    - GEMINI_API_KEY
+                    - TRIMIO_FILTER_TOKEN
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: "{plugin_config}"

@@ -4,7 +4,8 @@ use serde_json::Value;
 use trimio_mock_provider::exchange::Expect;
 
 /// Ok when the record agrees with `expect`: model, estimated, every usage kind (for
-/// estimated calls, output within `output_range`), and cost within one micro-dollar.
+/// estimated calls, output within `output_range`), and cost within one micro-dollar (no
+/// `cost_usd` in `expect`: the call must be recorded unpriced).
 pub fn check(expect: &Expect, record: &Value) -> Result<(), String> {
     if record["model"].as_str() != expect.model.as_deref() {
         return Err(format!("model {} != {:?}", record["model"], expect.model));
@@ -33,7 +34,14 @@ pub fn check(expect: &Expect, record: &Value) -> Result<(), String> {
         };
     }
     let Some(want) = &expect.cost_usd else {
-        return Ok(());
+        // No cost expected: the model has no price, and the record must say so, not zero.
+        return match (record["cost_usd"].is_null(), record["unpriced"].as_bool()) {
+            (true, Some(true)) => Ok(()),
+            _ => Err(format!(
+                "expected unpriced, got cost_usd {}",
+                record["cost_usd"]
+            )),
+        };
     };
     let got = record["cost_usd"].as_str().unwrap_or("none");
     match (pico(want), pico(got)) {

@@ -50,8 +50,8 @@ impl Stack {
         let mock = MockProvider::start(([127, 0, 0, 1], 0).into(), exchanges)
             .await
             .map_err(|e| format!("mock provider: {e}"))?;
-        let token = random_token();
-        let control_plane = ControlPlane::start(dir.path(), &token).await?;
+        let filter_token = random_token();
+        let control_plane = ControlPlane::start(dir.path(), &random_token(), &filter_token).await?;
         let upstreams = Upstreams::Mock {
             host: "127.0.0.1".to_owned(),
             port: mock.addr().port(),
@@ -60,7 +60,7 @@ impl Stack {
             EnvoyOptions::local(&wasm.to_string_lossy(), control_plane.port, upstreams);
         envoy_options.failure_mode = options.failure_mode;
         envoy_options.allow_on_headers_stop_iteration = options.allow_on_headers_stop_iteration;
-        let envoy = Envoy::start(dir.path(), &envoy_options).await?;
+        let envoy = Envoy::start(dir.path(), &envoy_options, &filter_token).await?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()

@@ -102,12 +102,15 @@ pub struct UsageBatch {
     pub records: Vec<UsageRecord>,
 }
 
-/// The control plane's acknowledgement: every record in the batch is durably stored
-/// (newly, or already before).
+/// The control plane's acknowledgement. Every record of the batch is settled: durably stored
+/// (newly, or already before), or rejected as impossible (its id and reason logged by the
+/// control plane). A batch is never refused whole for one bad record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageAck {
     pub accepted: u32,
     pub duplicates: u32,
+    #[serde(default)]
+    pub rejected: u32,
 }
 
 #[cfg(test)]

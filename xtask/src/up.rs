@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use tokio::process::Command;
-use trimio_e2e::envoy::{Envoy, TEST_CREDENTIALS};
+use trimio_e2e::envoy::{Envoy, FILTER_TOKEN_ENV, TEST_CREDENTIALS};
 use trimio_e2e::envoy_config::{self, EnvoyOptions, Upstreams};
 use trimio_e2e::paths;
 use trimio_e2e::process::Process;
@@ -17,7 +17,8 @@ const PROVIDER_KEYS: [&str; 3] = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI
 pub async fn run(parts: Parts, mock: bool, port: u16, cp_port: u16) -> Result<(), String> {
     let data = paths::root().join(".trimio");
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let token = admin_token(&data)?;
+    let token = secret_file(&data.join("admin-token"))?;
+    let filter_token = secret_file(&data.join("filter-token"))?;
 
     let mut command = Command::new(&parts.control_plane);
     command
@@ -25,7 +26,8 @@ pub async fn run(parts: Parts, mock: bool, port: u16, cp_port: u16) -> Result<()
         .arg(format!("127.0.0.1:{cp_port}"))
         .arg("--database")
         .arg(data.join("trimio.db"))
-        .env("TRIMIO_ADMIN_TOKEN", &token);
+        .env("TRIMIO_ADMIN_TOKEN", &token)
+        .env(FILTER_TOKEN_ENV, &filter_token);
     let (control_plane, _) = Process::spawn_until_line(
         "control plane",
         command,
@@ -94,10 +96,11 @@ pub async fn run(parts: Parts, mock: bool, port: u16, cp_port: u16) -> Result<()
 
     let mut options = EnvoyOptions::local(&parts.wasm.to_string_lossy(), cp_port, upstreams);
     options.listen_port = port;
-    let borrowed: Vec<(&str, &str)> = credentials
+    let mut borrowed: Vec<(&str, &str)> = credentials
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    borrowed.push((FILTER_TOKEN_ENV, &filter_token));
     let mut envoy =
         Envoy::start_with_config(&data, &envoy_config::render(&options), &borrowed).await?;
 
@@ -112,20 +115,19 @@ pub async fn run(parts: Parts, mock: bool, port: u16, cp_port: u16) -> Result<()
     Ok(())
 }
 
-/// The admin token kept in `.trimio/admin-token`, made on first use.
-fn admin_token(data: &Path) -> Result<String, String> {
-    let path = data.join("admin-token");
-    if let Ok(token) = std::fs::read_to_string(&path)
+/// A token kept in a file of `.trimio/` (readable by its owner only), made on first use.
+fn secret_file(path: &Path) -> Result<String, String> {
+    if let Ok(token) = std::fs::read_to_string(path)
         && !token.trim().is_empty()
     {
         return Ok(token.trim().to_owned());
     }
     let token = random_token();
-    std::fs::write(&path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(path, &token).map_err(|e| format!("{}: {e}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
     Ok(token)
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use trimio_wire::{AdmitRequest, AdmitResponse, DenyReason};
 
 use crate::calendar::{Period, day_string};
+use crate::ledger::loggable_id;
 use crate::money::format_cents;
 use crate::state::Memory;
 
@@ -19,7 +20,7 @@ pub fn decide(
     now: Instant,
     period: Period,
 ) -> AdmitResponse {
-    let key_hash_prefix = request.key_hash.get(..12).unwrap_or(&request.key_hash);
+    let key_hash_prefix = loggable_id(&request.key_hash.chars().take(12).collect::<String>());
     let Some(key) = memory.registry.key_by_hash(&request.key_hash) else {
         tracing::info!(key.hash_prefix = %key_hash_prefix, reason = "unknown_key", "call denied");
         return deny(
@@ -44,19 +45,18 @@ pub fn decide(
 
     let spend = memory.spend.of(&team.id, period);
     let held = memory.reservations.held(&team.id);
-    if let Some(budget) = team.budget_pico {
-        let budget = i128::from(budget);
-        if spend.cost_pico + held >= budget {
-            tracing::info!(
-                team = %team.name,
-                reason = "budget_exhausted",
-                spend_usd = %format_cents(spend.cost_pico),
-                budget_usd = %format_cents(budget),
-                "call denied"
-            );
-            let message = exhausted_message(&team.name, spend.cost_pico, budget, period);
-            return deny(DenyReason::BudgetExhausted, message);
-        }
+    if let Some(budget) = team.budget_pico
+        && spend.cost_pico.saturating_add(held) >= budget
+    {
+        tracing::info!(
+            team = %team.name,
+            reason = "budget_exhausted",
+            spend_usd = %format_cents(spend.cost_pico),
+            budget_usd = %format_cents(budget),
+            "call denied"
+        );
+        let message = exhausted_message(&team.name, spend.cost_pico, budget, period);
+        return deny(DenyReason::BudgetExhausted, message);
     }
 
     let allow = AdmitResponse::Allow {
@@ -121,7 +121,7 @@ mod tests {
         Period::containing(date!(2026 - 12 - 04))
     }
 
-    fn memory(budget_usd: Option<i64>) -> Memory {
+    fn memory(budget_usd: Option<i128>) -> Memory {
         let team = Team {
             id: "t1".into(),
             name: "payments".into(),

@@ -1,11 +1,13 @@
 //! Reservations: the estimated cost of admitted calls whose usage has not arrived yet.
 //!
-//! Each admitted call holds its team's mean cost per call until its usage record settles it,
-//! so a burst of concurrent calls cannot all slip under a nearly spent budget. A reservation
-//! whose usage never comes expires.
+//! Each admitted call holds its team's mean cost per call (over the calls that cost
+//! something) until its usage record settles it, so a burst of concurrent calls cannot all
+//! slip under a nearly spent budget. A reservation whose usage never comes expires.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use crate::money::add_pico;
 
 /// How long a reservation waits for its usage record.
 pub const RESERVATION_TTL: Duration = Duration::from_secs(10 * 60);
@@ -41,7 +43,8 @@ impl Reservations {
         if self.open.len() >= MAX_OPEN {
             return false;
         }
-        *self.held_by_team.entry(team_id.to_owned()).or_default() += estimate_pico;
+        let held = self.held_by_team.entry(team_id.to_owned()).or_default();
+        *held = add_pico(*held, estimate_pico);
         let reservation = Reservation {
             team_id: team_id.to_owned(),
             estimate_pico,
@@ -91,7 +94,7 @@ impl Reservations {
 
     fn release(&mut self, reservation: &Reservation) {
         if let Some(held) = self.held_by_team.get_mut(&reservation.team_id) {
-            *held -= reservation.estimate_pico;
+            *held = add_pico(*held, -reservation.estimate_pico);
             if *held == 0 {
                 self.held_by_team.remove(&reservation.team_id);
             }

@@ -20,17 +20,32 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|error| ApiError::BadRequest(format!("invalid json body: {error}")))
+    }
+}
+
+/// The body's bytes, for a handler that reads them itself.
+pub struct RawBody(pub Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
             .await
+            .map(RawBody)
             .map_err(|rejection| {
                 ApiError::BadRequest(format!(
                     "cannot read the request body: {}",
                     lower(&rejection.body_text())
                 ))
-            })?;
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|error| ApiError::BadRequest(format!("invalid json body: {error}")))
+            })
     }
 }
 

@@ -5,7 +5,7 @@ mod error;
 mod extract;
 
 pub use error::ApiError;
-pub use extract::{Body, Params, present};
+pub use extract::{Body, Params, RawBody, present};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -136,6 +136,11 @@ fn admin_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"input": "1", "output": "2"})),
         ),
         (Method::DELETE, "/v1/admin/prices/m", None),
+        (
+            Method::POST,
+            "/v1/admin/prices/import?source=litellm",
+            Some(json!({})),
+        ),
         (Method::GET, "/v1/admin/calls/r1", None),
         (Method::GET, "/v1/admin/reports/spend", None),
         (
@@ -369,9 +374,15 @@ async fn a_call_goes_from_key_to_admission_to_ledger_to_report() {
         Some(batch.clone()),
     )
     .await;
-    assert_eq!(ack.json(), json!({"accepted": 1, "duplicates": 0}));
+    assert_eq!(
+        ack.json(),
+        json!({"accepted": 1, "duplicates": 0, "rejected": 0})
+    );
     let again = send(&app, Method::POST, "/v1/filter/usage", None, Some(batch)).await;
-    assert_eq!(again.json(), json!({"accepted": 0, "duplicates": 1}));
+    assert_eq!(
+        again.json(),
+        json!({"accepted": 0, "duplicates": 1, "rejected": 0})
+    );
 
     let call = admin(&app, Method::GET, "/v1/admin/calls/r1", None)
         .await
@@ -632,7 +643,7 @@ async fn calls_to_unknown_models_are_unpriced() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_are_refused_with_a_reason() {
+async fn only_a_body_that_is_not_a_batch_is_refused() {
     let app = router(None);
     let reply = send(
         &app,
@@ -660,10 +671,338 @@ async fn malformed_bodies_are_refused_with_a_reason() {
         Some(json!({"records": [huge]})),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    let error = reply.json()["error"].as_str().unwrap().to_owned();
-    assert!(
-        error.starts_with("record 0 (request_id \"r1\"): usage.input is larger than"),
-        "{error}"
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({"accepted": 0, "duplicates": 0, "rejected": 1})
     );
+}
+
+/// Creates a team and issues it a key; returns the key.
+async fn team_with_key(app: &Router, name: &str, budget_usd: Option<&str>) -> String {
+    let created = admin(
+        app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": name, "budget_usd": budget_usd})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let issued = admin(
+        app,
+        Method::POST,
+        &format!("/v1/admin/teams/{name}/keys"),
+        Some(json!({"name": "laptop"})),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    issued.json()["key"].as_str().unwrap().to_owned()
+}
+
+async fn deliver(app: &Router, records: Vec<Value>) -> Reply {
+    let batch = json!({ "records": records });
+    send(app, Method::POST, "/v1/filter/usage", None, Some(batch)).await
+}
+
+#[tokio::test]
+async fn one_impossible_record_never_refuses_the_batch() {
+    let app = router(None);
+    let key = team_with_key(&app, "payments", None).await;
+
+    let mut long_labels = usage("r2", &key);
+    long_labels["user"] = json!(format!("{}{}", "u".repeat(255), "é".repeat(10)));
+    long_labels["project"] = json!("p".repeat(300));
+    long_labels["model"] = json!(format!("claude-sonnet-4-5-{}", "x".repeat(200)));
+    long_labels["service_tier"] = json!("t".repeat(129));
+    let mut empty_id = usage("", &key);
+    empty_id["user"] = json!("bob");
+    let long_id = usage(&"r".repeat(129), &key);
+    let odd_id = usage("r 3\n", &key);
+    let mut many_tokens = usage("r4", &key);
+    many_tokens["usage"]["cache_read"] = json!(100_000_001);
+    let mut many_searches = usage("r5", &key);
+    many_searches["usage"]["web_search_requests"] = json!(u64::MAX);
+    let mut not_a_record = usage("r6", &key);
+    not_a_record["usage"]["input"] = json!(-1);
+    let at_the_limit = {
+        let mut record = usage("r7", &key);
+        record["usage"] = json!({"input": 100_000_000, "output": 100_000_000});
+        record
+    };
+
+    let reply = deliver(
+        &app,
+        vec![
+            usage("r1", &key),
+            long_labels,
+            empty_id,
+            long_id,
+            odd_id,
+            many_tokens,
+            many_searches,
+            not_a_record,
+            json!(3),
+            at_the_limit,
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!({"accepted": 3, "duplicates": 0, "rejected": 7})
+    );
+
+    let clamped = admin(&app, Method::GET, "/v1/admin/calls/r2", None)
+        .await
+        .json();
+    let user = clamped["user"].as_str().unwrap();
+    assert!(
+        user.len() <= 256 && user.starts_with(&"u".repeat(255)),
+        "{user}"
+    );
+    assert_eq!(clamped["project"].as_str().map(str::len), Some(256));
+    assert_eq!(clamped["model"].as_str().map(str::len), Some(128));
+    assert_eq!(clamped["service_tier"].as_str().map(str::len), Some(128));
+    assert_eq!(
+        clamped["cost_usd"], "0.018369",
+        "clamped calls are still priced"
+    );
+    // Past the long-context threshold: 1e8 × 6 + 1e8 × 22.5 usd per million tokens.
+    let limit = admin(&app, Method::GET, "/v1/admin/calls/r7", None)
+        .await
+        .json();
+    assert_eq!(limit["cost_usd"], "2850");
+    for rejected in ["r4", "r5", "r6"] {
+        let reply = admin(
+            &app,
+            Method::GET,
+            &format!("/v1/admin/calls/{rejected}"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{rejected} was stored");
+    }
+
+    let again = deliver(&app, vec![usage("r1", &key), usage("r8", &key)]).await;
+    assert_eq!(
+        again.json(),
+        json!({"accepted": 1, "duplicates": 1, "rejected": 0}),
+        "later batches are not blocked"
+    );
+    for not_a_batch in [json!({"records": 3}), json!([]), json!({})] {
+        let reply = send(
+            &app,
+            Method::POST,
+            "/v1/filter/usage",
+            None,
+            Some(not_a_batch.clone()),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{not_a_batch}");
+    }
+}
+
+#[tokio::test]
+async fn a_call_costing_more_than_the_limit_is_rejected_alone() {
+    let app = router(None);
+    let key = team_with_key(&app, "payments", None).await;
+    let price = json!({"input": "10000", "output": "10000"});
+    let set = admin(&app, Method::PUT, "/v1/admin/prices/costly", Some(price)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+
+    // 10_000_001 tokens at 0.01 usd: 100_000.01 usd.
+    let mut too_costly = usage("r1", &key);
+    too_costly["model"] = json!("costly-1");
+    too_costly["usage"] = json!({"input": 10_000_001});
+    let mut at_the_limit = usage("r2", &key);
+    at_the_limit["model"] = json!("costly-1");
+    at_the_limit["usage"] = json!({"input": 10_000_000});
+    let reply = deliver(&app, vec![too_costly, at_the_limit]).await;
+    assert_eq!(
+        reply.json(),
+        json!({"accepted": 1, "duplicates": 0, "rejected": 1})
+    );
+    let call = admin(&app, Method::GET, "/v1/admin/calls/r2", None)
+        .await
+        .json();
+    assert_eq!(call["cost_usd"], "100000");
+}
+
+#[tokio::test]
+async fn rollups_past_64_bits_stay_exact_in_reports_and_spend() {
+    let app = router(None);
+    let key = team_with_key(&app, "payments", None).await;
+    let price = json!({"input": "10000", "output": "10000"});
+    admin(&app, Method::PUT, "/v1/admin/prices/costly", Some(price)).await;
+
+    // 100 calls of 99_999.99 usd in one rollup: about 1e19 pico-dollars, past i64.
+    let records = (0..100)
+        .map(|n| {
+            let mut record = usage(&format!("r{n}"), &key);
+            record["model"] = json!("costly-1");
+            record["usage"] = json!({"input": 9_999_999});
+            record
+        })
+        .collect();
+    let reply = deliver(&app, records).await;
+    assert_eq!(reply.json()["accepted"], 100, "{}", reply.text);
+
+    let report = admin(&app, Method::GET, "/v1/admin/reports/spend", None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    assert_eq!(report.json()["total"]["cost_usd"], "9999999");
+    let csv = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?format=csv&group_by=team,model,day",
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    assert!(csv.text.contains(",9999999\r\n"), "{}", csv.text);
+    let team = admin(&app, Method::GET, "/v1/admin/teams/payments", None)
+        .await
+        .json();
+    assert_eq!(team["spend_usd"], "9999999");
+}
+
+#[tokio::test]
+async fn prices_and_budgets_above_the_limits_are_refused() {
+    let app = router(None);
+    let too_high = [
+        (json!({"input": "10000.000001", "output": "1"}), "input"),
+        (json!({"input": "1", "output": "20000"}), "output"),
+        (
+            json!({"input": "1", "output": "1", "cache_write_1h": "10001"}),
+            "cache_write_1h",
+        ),
+        (
+            json!({"input": "1", "output": "1",
+                "long_context": {"above_input_tokens": 1, "input": "99999"}}),
+            "long_context.input",
+        ),
+        (
+            json!({"input": "1", "output": "1", "web_search_per_1k": "10000.5"}),
+            "web_search_per_1k",
+        ),
+        (
+            json!({"input": "1", "output": "1",
+                "multipliers": {"service_tier": {"priority": "100.000001"}}}),
+            "multipliers.service_tier.priority",
+        ),
+    ];
+    for (entry, field) in too_high {
+        let reply = admin(&app, Method::PUT, "/v1/admin/prices/m", Some(entry.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{entry}");
+        let error = reply.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.starts_with(&format!("{field}: ")) && error.contains("limit"),
+            "{error}"
+        );
+    }
+    let at_the_limits = json!({"input": "10000", "output": "10000", "web_search_per_1k": "10000",
+        "multipliers": {"service_tier": {"priority": "100"}, "inference_geo": {"us": "100"}}});
+    let reply = admin(&app, Method::PUT, "/v1/admin/prices/m", Some(at_the_limits)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let big = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "big", "budget_usd": "1000000000"})),
+    )
+    .await;
+    assert_eq!(big.status, StatusCode::CREATED, "{}", big.text);
+    assert_eq!(big.json()["budget_usd"], "1000000000");
+    for budget in ["1000000000.000000000001", "99999999999999"] {
+        let reply = admin(
+            &app,
+            Method::PATCH,
+            "/v1/admin/teams/big",
+            Some(json!({"budget_usd": budget})),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{budget}");
+        let error = reply.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("1000000000"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn csv_cells_cannot_run_as_formulas_or_split_columns() {
+    let app = router(None);
+    let key = team_with_key(&app, "payments", None).await;
+    let users = [
+        "=1+1",
+        "+1",
+        "-1",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "a;b",
+        "a,b",
+        "say \"hi\"",
+        "ok",
+    ];
+    let records = users
+        .iter()
+        .enumerate()
+        .map(|(n, user)| {
+            let mut record = usage(&format!("r{n}"), &key);
+            record["user"] = json!(user);
+            record
+        })
+        .collect();
+    deliver(&app, records).await;
+
+    let csv = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?format=csv&group_by=user",
+        None,
+    )
+    .await;
+    let cells: Vec<&str> = csv
+        .text
+        .split("\r\n")
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.rsplitn(12, ',').last().unwrap())
+        .collect();
+    let mut expected = [
+        "\"'\tx\"",
+        "\"'\rx\"",
+        "'+1",
+        "'-1",
+        "'=1+1",
+        "'@SUM(A1)",
+        "\"a,b\"",
+        "\"a;b\"",
+        "ok",
+        "\"say \"\"hi\"\"\"",
+    ];
+    expected.sort_unstable();
+    let mut cells = cells;
+    cells.sort_unstable();
+    assert_eq!(cells, expected);
+}
+
+#[tokio::test]
+async fn team_names_are_unique_and_found_whatever_their_case() {
+    let app = router(None);
+    team_with_key(&app, "payments", None).await;
+    for taken in ["Payments", "PAYMENTS"] {
+        let reply = admin(
+            &app,
+            Method::POST,
+            "/v1/admin/teams",
+            Some(json!({"name": taken})),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{taken}");
+    }
+    let found = admin(&app, Method::GET, "/v1/admin/teams/PayMents", None).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(found.json()["name"], "payments");
+    let keys = admin(&app, Method::GET, "/v1/admin/teams/PAYMENTS/keys", None).await;
+    assert_eq!(keys.json()["keys"].as_array().map(Vec::len), Some(1));
 }

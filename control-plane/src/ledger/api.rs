@@ -4,10 +4,11 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use trimio_wire::{ApiFamily, Provider, USAGE_PATH, Usage, UsageAck, UsageBatch, UsageFlags};
+use trimio_wire::{ApiFamily, Provider, USAGE_PATH, Usage, UsageAck, UsageFlags};
 
-use crate::http::{ApiError, Body};
-use crate::ledger::ingest::{IngestError, ingest};
+use crate::http::{ApiError, RawBody};
+use crate::ledger::delivery::Delivery;
+use crate::ledger::ingest::ingest;
 use crate::ledger::record::LedgerRow;
 use crate::money::format_usd;
 use crate::state::AppState;
@@ -20,25 +21,19 @@ pub fn admin_routes() -> Router<AppState> {
     Router::new().route("/v1/admin/calls/{request_id}", get(call))
 }
 
+/// 200 whenever the batch could be read, impossible records counted in `rejected`; 400 only
+/// for a body that is not a batch.
 async fn deliver(
     State(state): State<AppState>,
-    Body(batch): Body<UsageBatch>,
+    RawBody(body): RawBody,
 ) -> Result<Json<UsageAck>, ApiError> {
-    match ingest(&state, batch).await {
-        Ok(ack) => Ok(Json(ack)),
-        Err(IngestError::Record {
-            index,
-            request_id,
-            source,
-        }) => {
-            tracing::warn!(index, request_id = %request_id, error = %source, "usage batch refused");
-            Err(ApiError::BadRequest(format!(
-                "record {index} (request_id \"{request_id}\"): {source}; nothing in the batch was \
-                 stored"
-            )))
-        }
-        Err(IngestError::Store(error)) => Err(ApiError::store(error)),
-    }
+    let delivery = Delivery::read(&body).map_err(|error| {
+        tracing::warn!(%error, "usage body refused: not a batch");
+        ApiError::BadRequest(format!(
+            "invalid json body: {error}; send {{\"records\": [usage records]}}"
+        ))
+    })?;
+    Ok(Json(ingest(&state, delivery).await?))
 }
 
 /// One call as the admin API shows it.

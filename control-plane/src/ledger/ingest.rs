@@ -2,41 +2,36 @@
 //! one transaction, then bring memory in step.
 //!
 //! A request id already held is ignored, so a batch retried after a lost acknowledgement
-//! never counts twice. The acknowledgement is sent only after the commit.
+//! never counts twice. An impossible record is rejected alone, logged and counted in the
+//! acknowledgement, so one bad record never blocks the gateway's later usage. The
+//! acknowledgement is sent only after the commit.
 
-use thiserror::Error;
-use trimio_wire::{UsageAck, UsageBatch};
+use trimio_wire::UsageAck;
 
 use crate::calendar::now_ms;
-use crate::ledger::record::{LedgerRow, RecordError};
+use crate::ledger::delivery::{Delivery, Rejected};
+use crate::ledger::record::{LedgerRow, loggable_id};
 use crate::state::AppState;
 use crate::store::StoreError;
 
-/// Why a batch was not stored.
-#[derive(Debug, Error)]
-pub enum IngestError {
-    /// One record cannot be stored; nothing in the batch was.
-    #[error("record {index} (request_id \"{request_id}\"): {source}")]
-    Record {
-        index: usize,
-        request_id: String,
-        source: RecordError,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Stores a batch and returns how many records were new and how many were already held.
-pub async fn ingest(state: &AppState, batch: UsageBatch) -> Result<UsageAck, IngestError> {
-    if batch.records.is_empty() {
+/// Stores the records of a batch that can be stored and returns how many were new, how many
+/// were already held and how many were rejected. Fails only when the store does; then
+/// nothing in the batch was stored.
+pub async fn ingest(
+    state: &AppState,
+    delivery: impl Into<Delivery>,
+) -> Result<UsageAck, StoreError> {
+    let entries = delivery.into().entries;
+    if entries.is_empty() {
         return Ok(UsageAck {
             accepted: 0,
             duplicates: 0,
+            rejected: 0,
         });
     }
 
     let _writes = state.write_lock().await;
-    let rows = build_rows(state, batch)?;
+    let (rows, rejected) = build_rows(state, entries);
     let (rows, new) = state
         .blocking(move |store| {
             let new = store.record_usage(&rows)?;
@@ -45,59 +40,83 @@ pub async fn ingest(state: &AppState, batch: UsageBatch) -> Result<UsageAck, Ing
         .await?;
 
     let mut memory = state.memory_mut();
+    for rejected in &rejected {
+        memory.reservations.settle(&rejected.request_id);
+    }
     let mut accepted: u32 = 0;
     for (row, new) in rows.iter().zip(new) {
         memory.reservations.settle(&row.request_id);
         if !new {
             continue;
         }
-        accepted += 1;
+        accepted = accepted.saturating_add(1);
         memory.spend.add_call(row);
-        if row.team_id.is_none() {
-            tracing::warn!(
-                request_id = %row.request_id,
-                key.hash_prefix = %row.key_hash.get(..12).unwrap_or(&row.key_hash),
-                "usage for an unknown key stored without a team"
-            );
-        }
-        if row.unpriced {
-            tracing::warn!(
-                request_id = %row.request_id,
-                model = row.model.as_deref().unwrap_or_default(),
-                "no price for the model; call stored unpriced"
-            );
-        }
+        warn_unattributed(row);
     }
-    let duplicates = u32::try_from(rows.len())
-        .unwrap_or(u32::MAX)
-        .saturating_sub(accepted);
-    tracing::debug!(accepted, duplicates, "usage batch stored");
+    let duplicates = count(rows.len()).saturating_sub(accepted);
+    let rejected = count(rejected.len());
+    tracing::debug!(accepted, duplicates, rejected, "usage batch stored");
     Ok(UsageAck {
         accepted,
         duplicates,
+        rejected,
     })
 }
 
-/// Ledger rows for a batch, attributed through the keys in memory.
-fn build_rows(state: &AppState, batch: UsageBatch) -> Result<Vec<LedgerRow>, IngestError> {
+/// Ledger rows for the entries that can be stored, attributed through the keys in memory,
+/// and the entries rejected (each logged).
+fn build_rows(
+    state: &AppState,
+    entries: Vec<Result<trimio_wire::UsageRecord, Rejected>>,
+) -> (Vec<LedgerRow>, Vec<Rejected>) {
     let memory = state.memory();
     let received_at_ms = now_ms();
-    batch
-        .records
-        .into_iter()
-        .enumerate()
-        .map(|(index, record)| {
-            let request_id = record.request_id.chars().take(128).collect();
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut rejected = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let built = entry.and_then(|record| {
+            let request_id = record.request_id.clone();
             let key = memory.registry.key_by_hash(&record.key_hash);
-            LedgerRow::build(record, key, &memory.prices, received_at_ms).map_err(|source| {
-                IngestError::Record {
+            LedgerRow::build(record, key, &memory.prices, received_at_ms)
+                .map_err(|error| Rejected { request_id, error })
+        });
+        match built {
+            Ok(row) => rows.push(row),
+            Err(refused) => {
+                tracing::error!(
                     index,
-                    request_id,
-                    source,
-                }
-            })
-        })
-        .collect()
+                    request_id = %loggable_id(&refused.request_id),
+                    reason = %refused.error,
+                    "usage record rejected and not stored; the rest of its batch is"
+                );
+                rejected.push(refused);
+            }
+        }
+    }
+    (rows, rejected)
+}
+
+/// Says what an operator may want to fix about a call just stored.
+fn warn_unattributed(row: &LedgerRow) {
+    if row.team_id.is_none() {
+        let prefix: String = row.key_hash.chars().take(12).collect();
+        tracing::warn!(
+            request_id = %row.request_id,
+            key.hash_prefix = %loggable_id(&prefix),
+            "usage for an unknown key stored without a team"
+        );
+    }
+    if row.unpriced {
+        tracing::warn!(
+            request_id = %row.request_id,
+            model = row.model.as_deref().unwrap_or_default(),
+            "no price for the model; call stored unpriced"
+        );
+    }
+}
+
+fn count(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -105,7 +124,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use trimio_wire::UsageRecord;
+    use trimio_wire::{UsageBatch, UsageRecord};
 
     use super::*;
     use crate::calendar::Period;
@@ -170,7 +189,8 @@ mod tests {
             first,
             UsageAck {
                 accepted: 2,
-                duplicates: 0
+                duplicates: 0,
+                rejected: 0
             }
         );
         assert_eq!(spend(&state), 2 * 18_369_000_000);
@@ -180,7 +200,8 @@ mod tests {
             again,
             UsageAck {
                 accepted: 0,
-                duplicates: 2
+                duplicates: 2,
+                rejected: 0
             }
         );
         assert_eq!(spend(&state), 2 * 18_369_000_000);
@@ -206,25 +227,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_bad_record_refuses_the_whole_batch() {
+    async fn a_bad_record_is_rejected_alone_and_its_reservation_released() {
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let hash = seeded(store.as_ref());
         let state = AppState::load(store, defaults(), tokens()).unwrap();
+        let opened =
+            state
+                .memory_mut()
+                .reservations
+                .open("r2", "team_1", 5, std::time::Instant::now());
+        assert!(opened);
 
         let mut bad = record("r2", &hash);
         bad.usage.input = u64::MAX;
         let batch = UsageBatch {
-            records: vec![record("r1", &hash), bad],
+            records: vec![record("r1", &hash), bad, record("r3", &hash)],
         };
-        let error = ingest(&state, batch).await.unwrap_err();
-        assert!(
-            matches!(error, IngestError::Record { index: 1, .. }),
-            "{error}"
-        );
+        let ack = ingest(&state, batch).await.unwrap();
         assert_eq!(
-            state.blocking(|store| store.call("r1")).await.unwrap(),
-            None
+            ack,
+            UsageAck {
+                accepted: 2,
+                duplicates: 0,
+                rejected: 1
+            }
         );
+        for (request_id, stored) in [("r1", true), ("r2", false), ("r3", true)] {
+            let id = request_id.to_owned();
+            let row = state.blocking(move |store| store.call(&id)).await.unwrap();
+            assert_eq!(row.is_some(), stored, "{request_id}");
+        }
+        assert_eq!(spend(&state), 2 * 18_369_000_000);
+        assert!(state.memory().reservations.is_empty());
     }
 
     #[tokio::test]
@@ -252,7 +286,7 @@ mod tests {
                 .memory()
                 .spend
                 .of("team_1", Period::current())
-                .priced_calls,
+                .charged_calls,
             2
         );
         for request_id in ["r1", "r2", "r3"] {
@@ -266,5 +300,103 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((r3.cost_pico, r3.unpriced), (None, true));
+    }
+
+    #[tokio::test]
+    async fn free_calls_leave_the_mean_alone_before_and_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trimio.db");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let hash = seeded(store.as_ref());
+        let state = AppState::load(store, defaults(), tokens()).unwrap();
+
+        let mut records: Vec<UsageRecord> = (0..3)
+            .map(|n| {
+                let mut free = record(&format!("count{n}"), &hash);
+                free.family = trimio_wire::ApiFamily::AnthropicCountTokens;
+                free
+            })
+            .collect();
+        records.push(record("r1", &hash));
+        ingest(&state, UsageBatch { records }).await.unwrap();
+        let mean = |state: &AppState| {
+            state
+                .memory()
+                .spend
+                .of("team_1", Period::current())
+                .mean_cost()
+        };
+        assert_eq!(mean(&state), 18_369_000_000);
+        drop(state);
+
+        let reopened = Arc::new(SqliteStore::open(&path).unwrap());
+        let state = AppState::load(reopened, defaults(), tokens()).unwrap();
+        assert_eq!(mean(&state), 18_369_000_000);
+    }
+
+    #[tokio::test]
+    async fn real_or_oversized_money_in_the_database_never_stops_a_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trimio.db");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let hash = seeded(store.as_ref());
+        let state = AppState::load(store, defaults(), tokens()).unwrap();
+        let batch = UsageBatch {
+            records: vec![record("r1", &hash)],
+        };
+        ingest(&state, batch).await.unwrap();
+        drop(state);
+
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE rollups SET cost_pico = 1.5e19; UPDATE teams SET budget_pico = 1e30;",
+        )
+        .unwrap();
+        drop(conn);
+
+        let reopened = Arc::new(SqliteStore::open(&path).unwrap());
+        let state = AppState::load(reopened, defaults(), tokens()).unwrap();
+        let spend = state.memory().spend.of("team_1", Period::current());
+        assert!(spend.cost_pico > 0 && spend.cost_pico <= 100_000 * 1_000_000_000_000);
+        let budget = state.memory().registry.team("team_1").unwrap().budget_pico;
+        assert_eq!(budget, Some(1_000_000_000 * 1_000_000_000_000));
+    }
+
+    #[tokio::test]
+    async fn a_rejected_record_is_logged_at_error_with_a_safe_id_and_the_reason() {
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let hash = seeded(store.as_ref());
+        let state = AppState::load(store, defaults(), tokens()).unwrap();
+        let (log, _guard) = crate::logging::capture();
+
+        let mut forged = record("r1\nERROR forged", &hash);
+        forged.usage.output = 0;
+        let mut huge = record("r2", &hash);
+        huge.usage.cache_write_1h = 100_000_001;
+        let batch = UsageBatch {
+            records: vec![forged, huge],
+        };
+        assert_eq!(ingest(&state, batch).await.unwrap().rejected, 2);
+
+        let text = log.text();
+        let lines: Vec<&str> = text.lines().filter(|line| line.contains("ERROR")).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].contains("request_id=r1?ERROR?forged"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("request_id must be 1 to 128"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("request_id=r2"), "{}", lines[1]);
+        assert!(
+            lines[1].contains("usage.cache_write_1h is 100000001, above the limit"),
+            "{}",
+            lines[1]
+        );
+        assert!(!text.contains("\nERROR forged"), "{text}");
     }
 }

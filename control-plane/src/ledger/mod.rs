@@ -2,13 +2,18 @@
 //! with it.
 
 mod api;
+mod delivery;
 mod ingest;
 mod record;
 mod rollup;
 
 pub use api::{admin_routes, filter_routes};
+pub use delivery::{Delivery, Rejected};
 pub use ingest::ingest;
-pub use record::{LedgerRow, RecordError};
+pub use record::{
+    LedgerRow, MAX_CALL_COST_PICO, MAX_COUNT, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_REQUEST_ID_LEN,
+    RecordError, loggable_id,
+};
 pub use rollup::{RollupRow, Totals};
 
 #[cfg(test)]

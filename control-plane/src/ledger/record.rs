@@ -1,33 +1,49 @@
 //! A usage record checked, attributed and priced: one ledger row.
+//!
+//! A record is refused only when it is impossible: an id that cannot name a call, a count no
+//! call reaches, or a cost no call runs up. Labels that are merely too long are cut and
+//! stored. Every bound keeps counts and sums far inside the store's integers.
 
 use thiserror::Error;
 use trimio_wire::{ApiFamily, Provider, Usage, UsageFlags, UsageRecord};
 
-use crate::calendar::{CalendarError, day_of_ms};
+use crate::calendar::day_of_ms;
 use crate::keys::Key;
-use crate::pricing::PriceTable;
+use crate::money::{PICO_PER_USD, format_usd};
+use crate::pricing::{CostOverflow, PriceTable};
 
 /// Longest request id accepted.
-const MAX_REQUEST_ID_LEN: usize = 128;
-/// Longest project, user, model, tier or region accepted.
-const MAX_LABEL_LEN: usize = 256;
-/// Largest token or search count accepted on one call (a thousand trillion). Keeps every
-/// count and sum inside the store's 64-bit integers.
-const MAX_COUNT: u64 = 1_000_000_000_000_000;
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// Longest project or user kept, in bytes of UTF-8; a longer one is cut at a character
+/// boundary.
+pub const MAX_LABEL_BYTES: usize = 256;
+/// Longest model, requested model, service tier or region kept, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Longest key hash kept (a SHA-256 in hex is 64 characters).
+const MAX_KEY_HASH_BYTES: usize = 128;
+/// Largest count of any token kind, or of web searches, on one call. The largest context
+/// windows hold a few million tokens.
+pub const MAX_COUNT: u64 = 100_000_000;
+/// Dearest call accepted: 100,000 USD, in pico-dollars.
+pub const MAX_CALL_COST_PICO: i128 = 100_000 * PICO_PER_USD;
 
-/// A record that cannot be stored as sent. The batch is refused so the sender sees it.
+/// Why a record is impossible. It is not stored; the rest of its batch is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RecordError {
-    #[error("request_id must be 1 to {MAX_REQUEST_ID_LEN} characters")]
+    #[error("request_id must be 1 to {MAX_REQUEST_ID_LEN} letters, digits, '.', '_', ':' or '-'")]
     RequestId,
-    #[error("key_hash must be 1 to 128 characters")]
-    KeyHash,
-    #[error("{0} is longer than {MAX_LABEL_LEN} characters")]
-    TooLong(&'static str),
-    #[error("{0} is larger than {MAX_COUNT}")]
-    TooLarge(&'static str),
-    #[error("started_at_ms: {0}")]
-    StartedAt(CalendarError),
+    #[error("{field} is {count}, above the limit of {MAX_COUNT} per call")]
+    TooLarge { field: &'static str, count: u64 },
+    #[error(
+        "the call costs {cost_usd} usd at the price of \"{price}\", above the limit of 100000 usd \
+         per call"
+    )]
+    TooCostly { cost_usd: String, price: String },
+    #[error("the cost of the call at the price of \"{price}\": {source}")]
+    CostOverflow { price: String, source: CostOverflow },
+    /// The entry of the batch is not a usage record at all.
+    #[error("not a usage record: {0}")]
+    Unreadable(String),
 }
 
 /// One call as the ledger keeps it.
@@ -51,7 +67,7 @@ pub struct LedgerRow {
     pub status: u16,
     pub streamed: bool,
     pub flags: UsageFlags,
-    /// Pico-dollars; `None` when the model has no price.
+    /// Pico-dollars, at most [`MAX_CALL_COST_PICO`]; `None` when the model has no price.
     pub cost_pico: Option<i64>,
     pub unpriced: bool,
     pub started_at_ms: u64,
@@ -74,8 +90,9 @@ impl LedgerRow {
         received_at_ms: i64,
     ) -> Result<LedgerRow, RecordError> {
         check(&record)?;
-        let day = day_of_ms(record.started_at_ms).map_err(RecordError::StartedAt)?;
-        let (cost_pico, unpriced) = price(&record, prices);
+        let record = clamp_labels(record);
+        let (cost_pico, unpriced) = price(&record, prices)?;
+        let (started_at_ms, day) = start(&record, received_at_ms);
 
         let project = key
             .and_then(|key| key.project.clone())
@@ -99,65 +116,38 @@ impl LedgerRow {
             flags: record.flags,
             cost_pico,
             unpriced,
-            started_at_ms: record.started_at_ms,
-            duration_ms: record.duration_ms,
+            started_at_ms,
+            duration_ms: record.duration_ms.min(i64::MAX.unsigned_abs()),
             received_at_ms,
             day,
         })
     }
 }
 
-/// The cost of a record and whether it is unpriced.
-///
-/// Families that are never billed, and calls whose response named no model, cost exactly 0.
-/// A model with no price is unpriced: cost `None`, never zero.
-fn price(record: &UsageRecord, prices: &PriceTable) -> (Option<i64>, bool) {
-    let model = match &record.model {
-        Some(model) if record.family.is_billable() => model,
-        _ => return (Some(0), false),
-    };
-    let Some((key, priced)) = prices.lookup(model) else {
-        return (None, true);
-    };
-    let tier = record.service_tier.as_deref();
-    let geo = record.inference_geo.as_deref();
-    match priced.rates.cost(&record.usage, tier, geo) {
-        Ok(cost) => (Some(cost), false),
-        Err(overflow) => {
-            tracing::warn!(
-                request_id = %record.request_id,
-                model = %model,
-                price.model = %key,
-                "{overflow}; the call is recorded unpriced"
-            );
-            (None, true)
-        }
+/// An id sent by a client (a request id, a key hash) as it may appear in a log line: the
+/// characters of a request id kept, any other one shown as `?`, at most
+/// [`MAX_REQUEST_ID_LEN`] characters. A line break in it cannot forge a log line.
+pub fn loggable_id(request_id: &str) -> String {
+    let mut shown: String = request_id
+        .chars()
+        .take(MAX_REQUEST_ID_LEN)
+        .map(|c| if id_char(c) { c } else { '?' })
+        .collect();
+    if request_id.chars().nth(MAX_REQUEST_ID_LEN).is_some() {
+        shown.push_str("...");
     }
+    shown
 }
 
-fn check(record: &UsageRecord) -> Result<(), RecordError> {
-    if record.request_id.is_empty() || record.request_id.len() > MAX_REQUEST_ID_LEN {
-        return Err(RecordError::RequestId);
-    }
-    if record.key_hash.is_empty() || record.key_hash.len() > 128 {
-        return Err(RecordError::KeyHash);
-    }
+fn id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
+}
 
-    let labels = [
-        ("project", &record.project),
-        ("user", &record.user),
-        ("model", &record.model),
-        ("request_model", &record.request_model),
-        ("service_tier", &record.service_tier),
-        ("inference_geo", &record.inference_geo),
-    ];
-    for (field, value) in labels {
-        if value
-            .as_ref()
-            .is_some_and(|value| value.len() > MAX_LABEL_LEN)
-        {
-            return Err(RecordError::TooLong(field));
-        }
+/// Refuses what no call can be.
+fn check(record: &UsageRecord) -> Result<(), RecordError> {
+    let id = &record.request_id;
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN || !id.chars().all(id_char) {
+        return Err(RecordError::RequestId);
     }
 
     let usage = &record.usage;
@@ -169,15 +159,99 @@ fn check(record: &UsageRecord) -> Result<(), RecordError> {
         ("usage.cache_write_1h", usage.cache_write_1h),
         ("usage.reasoning", usage.reasoning),
         ("usage.web_search_requests", usage.web_search_requests),
-        ("duration_ms", record.duration_ms),
-        ("started_at_ms", record.started_at_ms),
     ];
     for (field, count) in counts {
         if count > MAX_COUNT {
-            return Err(RecordError::TooLarge(field));
+            return Err(RecordError::TooLarge { field, count });
         }
     }
     Ok(())
+}
+
+/// Cuts every label longer than the ledger keeps.
+fn clamp_labels(mut record: UsageRecord) -> UsageRecord {
+    let id = record.request_id.clone();
+    let cut = |field: &'static str, value: Option<String>, max: usize| {
+        value.map(|value| clamp(&id, field, value, max))
+    };
+    record.project = cut("project", record.project.take(), MAX_LABEL_BYTES);
+    record.user = cut("user", record.user.take(), MAX_LABEL_BYTES);
+    record.model = cut("model", record.model.take(), MAX_NAME_BYTES);
+    record.request_model = cut("request_model", record.request_model.take(), MAX_NAME_BYTES);
+    record.service_tier = cut("service_tier", record.service_tier.take(), MAX_NAME_BYTES);
+    record.inference_geo = cut("inference_geo", record.inference_geo.take(), MAX_NAME_BYTES);
+    record.key_hash = clamp(&id, "key_hash", record.key_hash, MAX_KEY_HASH_BYTES);
+    record
+}
+
+/// `value` cut to at most `max` bytes, at a character boundary.
+fn clamp(request_id: &str, field: &'static str, mut value: String, max: usize) -> String {
+    if value.len() <= max {
+        return value;
+    }
+    let mut end = max;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    tracing::warn!(
+        request_id,
+        field,
+        bytes = value.len(),
+        "{field} is longer than {max} bytes; stored cut to its first {end}"
+    );
+    value.truncate(end);
+    value
+}
+
+/// When the call started, and its day. A start outside the calendar (a broken gateway
+/// clock) is replaced by the time the record arrived, so the call still counts somewhere.
+fn start(record: &UsageRecord, received_at_ms: i64) -> (u64, String) {
+    let storable = i64::try_from(record.started_at_ms).is_ok();
+    if let Some(day) = storable
+        .then(|| day_of_ms(record.started_at_ms).ok())
+        .flatten()
+    {
+        return (record.started_at_ms, day);
+    }
+
+    let received = u64::try_from(received_at_ms).unwrap_or(0);
+    tracing::warn!(
+        request_id = %record.request_id,
+        started_at_ms = record.started_at_ms,
+        "started_at_ms is not a date; the call is dated when it was received"
+    );
+    (received, day_of_ms(received).unwrap_or_default())
+}
+
+/// The cost of a record and whether it is unpriced.
+///
+/// Families that are never billed, and calls whose response named no model, cost exactly 0.
+/// A model with no price is unpriced: cost `None`, never zero.
+fn price(record: &UsageRecord, prices: &PriceTable) -> Result<(Option<i64>, bool), RecordError> {
+    let model = match &record.model {
+        Some(model) if record.family.is_billable() => model,
+        _ => return Ok((Some(0), false)),
+    };
+    let Some((key, priced)) = prices.lookup(model) else {
+        return Ok((None, true));
+    };
+
+    let tier = record.service_tier.as_deref();
+    let geo = record.inference_geo.as_deref();
+    let cost = priced
+        .rates
+        .cost(&record.usage, tier, geo)
+        .map_err(|source| RecordError::CostOverflow {
+            price: key.to_owned(),
+            source,
+        })?;
+    match i64::try_from(cost) {
+        Ok(fits) if cost <= MAX_CALL_COST_PICO => Ok((Some(fits), false)),
+        _ => Err(RecordError::TooCostly {
+            cost_usd: format_usd(cost),
+            price: key.to_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -285,16 +359,103 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn refuses_records_the_store_cannot_hold() {
+    fn refuses_impossible_records() {
         let prices = sonnet_prices();
         let build = |record| LedgerRow::build(record, None, &prices, 7);
 
-        assert_eq!(build(record("", "h")), Err(RecordError::RequestId));
+        let too_long = "r".repeat(MAX_REQUEST_ID_LEN + 1);
+        for bad in ["", "r 1", "r/1", "r1\n", "é", too_long.as_str()] {
+            assert_eq!(
+                build(record(bad, "h")),
+                Err(RecordError::RequestId),
+                "{bad:?}"
+            );
+        }
+        let longest = "r".repeat(MAX_REQUEST_ID_LEN);
+        for good in ["0123456789abcdef", "a.b_c:d-E", longest.as_str()] {
+            assert!(build(record(good, "h")).is_ok(), "{good}");
+        }
+
         let mut huge = record("r1", "h");
-        huge.usage.output = u64::MAX;
-        assert_eq!(build(huge), Err(RecordError::TooLarge("usage.output")));
-        let mut long = record("r1", "h");
-        long.user = Some("u".repeat(300));
-        assert_eq!(build(long), Err(RecordError::TooLong("user")));
+        huge.usage.reasoning = MAX_COUNT + 1;
+        let error = build(huge).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "usage.reasoning is 100000001, above the limit of 100000000 per call"
+        );
+        let mut most = record("r1", "h");
+        most.usage.output = MAX_COUNT;
+        assert!(build(most).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_call_dearer_than_the_limit() {
+        let entry: PriceEntry = serde_json::from_str(r#"{"input":"10000","output":"0"}"#).unwrap();
+        let rates = Rates::compile(&entry).unwrap();
+        let prices = PriceTable::with_defaults(BTreeMap::from([(
+            "claude-sonnet-4".to_owned(),
+            (entry, rates),
+        )]));
+        let build = |input| {
+            let mut sent = record("r1", "h");
+            sent.usage = Usage {
+                input,
+                ..Usage::default()
+            };
+            LedgerRow::build(sent, None, &prices, 7)
+        };
+
+        assert_eq!(
+            build(10_000_000).map(|row| row.cost_pico),
+            Ok(Some(100_000 * 1_000_000_000_000))
+        );
+        assert_eq!(
+            build(10_000_001).unwrap_err().to_string(),
+            "the call costs 100000.01 usd at the price of \"claude-sonnet-4\", above the limit \
+             of 100000 usd per call"
+        );
+    }
+
+    #[test]
+    fn cuts_long_labels_at_a_character_boundary() {
+        let mut sent = record("r1", &"h".repeat(200));
+        sent.user = Some(format!("{}{}", "u".repeat(255), "é"));
+        sent.project = Some("p".repeat(300));
+        // 17 bytes, then two bytes a character: the cut falls inside one.
+        sent.model = Some(format!("claude-sonnet-4-x{}", "ü".repeat(100)));
+        sent.request_model = Some("m".repeat(128));
+        sent.inference_geo = Some("g".repeat(1000));
+        let row = LedgerRow::build(sent, None, &sonnet_prices(), 7).unwrap();
+
+        assert_eq!(row.user, Some("u".repeat(255)), "é would end past byte 256");
+        assert_eq!(row.project, Some("p".repeat(256)));
+        let model = row.model.unwrap();
+        assert_eq!(model.len(), 127);
+        assert!(model.starts_with("claude-sonnet-4-xü"));
+        assert_eq!(row.request_model, Some("m".repeat(128)));
+        assert_eq!(row.inference_geo, Some("g".repeat(128)));
+        assert_eq!(row.key_hash.len(), 128);
+        assert_eq!(row.cost_pico, Some(18_369_000_000), "priced after the cut");
+    }
+
+    #[test]
+    fn a_start_outside_the_calendar_is_dated_on_arrival() {
+        let mut sent = record("r1", "h");
+        sent.started_at_ms = u64::MAX;
+        sent.duration_ms = u64::MAX;
+        let row = LedgerRow::build(sent, None, &sonnet_prices(), 1_764_864_000_000).unwrap();
+        assert_eq!(
+            (row.started_at_ms, row.day.as_str()),
+            (1_764_864_000_000, "2025-12-04")
+        );
+        assert_eq!(row.duration_ms, i64::MAX.unsigned_abs());
+    }
+
+    #[test]
+    fn ids_are_logged_without_what_could_forge_a_line() {
+        assert_eq!(loggable_id("r1"), "r1");
+        assert_eq!(loggable_id("r1\nERROR x"), "r1?ERROR?x");
+        let long = loggable_id(&"r".repeat(500));
+        assert_eq!(long, format!("{}...", "r".repeat(MAX_REQUEST_ID_LEN)));
     }
 }

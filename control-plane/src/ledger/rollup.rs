@@ -3,12 +3,15 @@
 use trimio_wire::Usage;
 
 use crate::ledger::record::LedgerRow;
+use crate::money::add_pico;
 
 /// Sums over a set of calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     pub calls: u64,
     pub unpriced_calls: u64,
+    /// Calls whose cost is more than zero: what a mean cost per call is taken over.
+    pub charged_calls: u64,
     pub estimated_calls: u64,
     /// Token counts summed kind by kind.
     pub usage: Usage,
@@ -19,18 +22,22 @@ pub struct Totals {
 impl Totals {
     /// The totals of one call.
     pub fn of(row: &LedgerRow) -> Totals {
+        let cost_pico = row.cost_pico.map_or(0, i128::from);
         Totals {
             calls: 1,
             unpriced_calls: u64::from(row.unpriced),
+            charged_calls: u64::from(cost_pico > 0),
             estimated_calls: u64::from(row.flags.estimated),
             usage: row.usage,
-            cost_pico: row.cost_pico.map_or(0, i128::from),
+            cost_pico,
         }
     }
 
+    /// Counts saturate; the cost is summed exactly (see [`add_pico`]).
     pub fn add(&mut self, other: &Totals) {
         self.calls = self.calls.saturating_add(other.calls);
         self.unpriced_calls = self.unpriced_calls.saturating_add(other.unpriced_calls);
+        self.charged_calls = self.charged_calls.saturating_add(other.charged_calls);
         self.estimated_calls = self.estimated_calls.saturating_add(other.estimated_calls);
         let (a, b) = (&mut self.usage, &other.usage);
         a.input = a.input.saturating_add(b.input);
@@ -40,12 +47,7 @@ impl Totals {
         a.cache_write_1h = a.cache_write_1h.saturating_add(b.cache_write_1h);
         a.reasoning = a.reasoning.saturating_add(b.reasoning);
         a.web_search_requests = a.web_search_requests.saturating_add(b.web_search_requests);
-        self.cost_pico = self.cost_pico.saturating_add(other.cost_pico);
-    }
-
-    /// Calls with a known cost (zero-cost calls included).
-    pub fn priced_calls(&self) -> u64 {
-        self.calls.saturating_sub(self.unpriced_calls)
+        self.cost_pico = add_pico(self.cost_pico, other.cost_pico);
     }
 }
 
@@ -70,6 +72,7 @@ mod tests {
         let one = Totals {
             calls: 1,
             unpriced_calls: 1,
+            charged_calls: 0,
             estimated_calls: 0,
             usage: Usage {
                 input: 2,
@@ -81,6 +84,7 @@ mod tests {
         let two = Totals {
             calls: 2,
             unpriced_calls: 0,
+            charged_calls: 1,
             estimated_calls: 1,
             usage: Usage {
                 input: 3,
@@ -92,7 +96,7 @@ mod tests {
         let mut sum = one;
         sum.add(&two);
         assert_eq!(sum.calls, 3);
-        assert_eq!(sum.priced_calls(), 2);
+        assert_eq!(sum.charged_calls, 1);
         assert_eq!(
             sum.usage,
             Usage {

@@ -10,22 +10,23 @@ use serde::Serialize;
 
 use crate::calendar::now_timestamp;
 use crate::http::{ApiError, Body};
-use crate::pricing::{Origin, PriceEntry, Priced, Rates, validate_model};
+use crate::pricing::{Origin, PriceEntry, Priced, Rates, import, validate_model};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/prices", get(list))
         .route("/v1/admin/prices/{model}", put(set).delete(remove))
+        .merge(import::routes())
 }
 
 /// An entry with the model key it belongs to and where it comes from.
 #[derive(Debug, Serialize)]
-struct PriceView {
-    model: String,
+pub struct PriceView {
+    pub model: String,
     #[serde(flatten)]
-    entry: PriceEntry,
-    origin: Origin,
+    pub entry: PriceEntry,
+    pub origin: Origin,
 }
 
 impl PriceView {

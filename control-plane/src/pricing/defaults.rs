@@ -108,7 +108,7 @@ mod tests {
             ..Usage::default()
         };
         let cost = sonnet.rates.cost(&usage, None, None).unwrap();
-        assert_eq!(format_usd(cost.into()), "0.018369");
+        assert_eq!(format_usd(cost), "0.018369");
     }
 
     #[test]

@@ -79,6 +79,13 @@ pub enum PriceError {
     /// An amount is not an exact, non-negative decimal.
     #[error("{field}: {source}")]
     Amount { field: String, source: DecimalError },
+    /// An amount is larger than any real price; `limit` says the largest accepted.
+    #[error("{field}: \"{text}\" is above the limit of {limit}")]
+    AboveLimit {
+        field: String,
+        text: String,
+        limit: &'static str,
+    },
     #[error("effective_date: {0}")]
     EffectiveDate(CalendarError),
     #[error("source is longer than {MAX_SOURCE_LEN} characters")]

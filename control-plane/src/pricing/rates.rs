@@ -17,14 +17,52 @@ use crate::pricing::entry::{PriceEntry, PriceError};
 const PLACES: u32 = 6;
 /// One multiplier of 1.0, in parts per million.
 const PPM: i128 = 1_000_000;
+/// Dearest token price accepted: 10,000 USD per million tokens, some hundred times the dearest
+/// real model. With the ledger's bounds on tokens, every cost stays far inside `i128`.
+const MAX_TOKEN_PRICE: i128 = 10_000 * 1_000_000;
+/// Largest multiplier accepted: 100.
+const MAX_MULTIPLIER: i128 = 100 * PPM;
+/// Dearest web search price accepted: 10,000 USD per 1000 searches.
+const MAX_SEARCH_PRICE: i128 = 10_000 * 1_000_000;
 /// A web search price of 1 micro-dollar per 1000 searches is 1000 pico-dollars per search, so
 /// search fees are exact without rounding.
 const PICO_PER_SEARCH_PER_MICRO_PER_1K: i128 = 1_000;
 
-/// The cost of a call does not fit the ledger (absurd token counts or prices).
+/// The cost of a call overflows `i128` (absurd token counts or prices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("the cost of this call overflows the ledger's range")]
 pub struct CostOverflow;
+
+/// What an amount of an entry is, and so its upper limit.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// USD per million tokens.
+    TokenPrice,
+    /// USD per 1000 web searches.
+    SearchPrice,
+    /// A plain factor.
+    Multiplier,
+}
+
+impl Unit {
+    /// The largest amount accepted, scaled by `10^PLACES`.
+    fn max(self) -> i128 {
+        match self {
+            Unit::TokenPrice => MAX_TOKEN_PRICE,
+            Unit::SearchPrice => MAX_SEARCH_PRICE,
+            Unit::Multiplier => MAX_MULTIPLIER,
+        }
+    }
+
+    /// The limit as the error message states it.
+    fn limit(self) -> &'static str {
+        match self {
+            Unit::TokenPrice => "10000 usd per million tokens",
+            Unit::SearchPrice => "10000 usd per 1000 searches",
+            Unit::Multiplier => "100",
+        }
+    }
+}
 
 /// Pico-dollars per token of each kind, fallbacks already applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +115,8 @@ impl Rates {
         entry.check_metadata()?;
 
         let base = Given {
-            input: Some(amount("input", &entry.input)?),
-            output: Some(amount("output", &entry.output)?),
+            input: Some(amount("input", &entry.input, Unit::TokenPrice)?),
+            output: Some(amount("output", &entry.output, Unit::TokenPrice)?),
             cache_read: optional("cache_read", entry.cache_read.as_deref())?,
             cache_write_5m: optional("cache_write_5m", entry.cache_write_5m.as_deref())?,
             cache_write_1h: optional("cache_write_1h", entry.cache_write_1h.as_deref())?,
@@ -110,22 +148,22 @@ impl Rates {
         Ok(Rates {
             base: resolve(base),
             long_context,
-            web_search_per_1k: optional("web_search_per_1k", entry.web_search_per_1k.as_deref())?
-                .unwrap_or(0),
+            web_search_per_1k: search_price(entry.web_search_per_1k.as_deref())?.unwrap_or(0),
             service_tier: factors("multipliers.service_tier", &multipliers.service_tier)?,
             inference_geo: factors("multipliers.inference_geo", &multipliers.inference_geo)?,
         })
     }
 
-    /// The cost of one call in pico-dollars.
+    /// The cost of one call in pico-dollars, every step checked.
     ///
-    /// `reasoning` is part of `output` and never priced on its own.
+    /// `reasoning` is part of `output` and never priced on its own. The ledger decides
+    /// whether the cost is believable; this only refuses what `i128` cannot hold.
     pub fn cost(
         &self,
         usage: &Usage,
         service_tier: Option<&str>,
         inference_geo: Option<&str>,
-    ) -> Result<i64, CostOverflow> {
+    ) -> Result<i128, CostOverflow> {
         let prompt = u128::from(usage.input)
             + u128::from(usage.cache_read)
             + u128::from(usage.cache_write_5m)
@@ -157,24 +195,44 @@ impl Rates {
         ];
         for factor in applied.into_iter().flatten() {
             numerator = numerator.checked_mul(*factor).ok_or(CostOverflow)?;
-            denominator *= PPM;
+            denominator = denominator.checked_mul(PPM).ok_or(CostOverflow)?;
         }
-        let tokens = numerator.checked_add(denominator / 2).ok_or(CostOverflow)? / denominator;
-
-        let searches = i128::from(usage.web_search_requests)
-            .checked_mul(self.web_search_per_1k * PICO_PER_SEARCH_PER_MICRO_PER_1K)
+        let tokens = numerator
+            .checked_add(denominator / 2)
+            .and_then(|rounded| rounded.checked_div(denominator))
             .ok_or(CostOverflow)?;
-        let total = tokens.checked_add(searches).ok_or(CostOverflow)?;
-        i64::try_from(total).map_err(|_| CostOverflow)
+
+        let searches = self
+            .web_search_per_1k
+            .checked_mul(PICO_PER_SEARCH_PER_MICRO_PER_1K)
+            .and_then(|per_search| i128::from(usage.web_search_requests).checked_mul(per_search))
+            .ok_or(CostOverflow)?;
+        tokens.checked_add(searches).ok_or(CostOverflow)
     }
 }
 
-fn amount(field: &str, text: &str) -> Result<i128, PriceError> {
-    parse_scaled(text, PLACES).map_err(|source| field_error(field, source))
+/// An exact amount no larger than the limit of its unit.
+fn amount(field: &str, text: &str, unit: Unit) -> Result<i128, PriceError> {
+    let value = parse_scaled(text, PLACES).map_err(|source| field_error(field, source))?;
+    if value > unit.max() {
+        return Err(PriceError::AboveLimit {
+            field: field.to_owned(),
+            text: text.to_owned(),
+            limit: unit.limit(),
+        });
+    }
+    Ok(value)
 }
 
+/// A token price the entry may leave out.
 fn optional(field: &str, text: Option<&str>) -> Result<Option<i128>, PriceError> {
-    text.map(|text| amount(field, text)).transpose()
+    text.map(|text| amount(field, text, Unit::TokenPrice))
+        .transpose()
+}
+
+fn search_price(text: Option<&str>) -> Result<Option<i128>, PriceError> {
+    text.map(|text| amount("web_search_per_1k", text, Unit::SearchPrice))
+        .transpose()
 }
 
 fn factors(
@@ -183,7 +241,10 @@ fn factors(
 ) -> Result<BTreeMap<String, i128>, PriceError> {
     given
         .iter()
-        .map(|(name, text)| Ok((name.clone(), amount(&format!("{field}.{name}"), text)?)))
+        .map(|(name, text)| {
+            let factor = amount(&format!("{field}.{name}"), text, Unit::Multiplier)?;
+            Ok((name.clone(), factor))
+        })
         .collect()
 }
 
@@ -228,7 +289,7 @@ mod tests {
     }
 
     fn usd(rates: &Rates, usage: Usage) -> String {
-        format_usd(rates.cost(&usage, None, None).unwrap().into())
+        format_usd(rates.cost(&usage, None, None).unwrap())
     }
 
     const SONNET: &str = r#"{"input":"3","output":"15","cache_read":"0.30",
@@ -384,7 +445,7 @@ mod tests {
             web_search_requests: 3,
             ..Usage::default()
         };
-        let cost = |tier, geo| format_usd(sonnet.cost(&usage, tier, geo).unwrap().into());
+        let cost = |tier, geo| format_usd(sonnet.cost(&usage, tier, geo).unwrap());
         // 100000 × 3 / 1e6 = 0.30 of tokens, 3 × 10 / 1000 = 0.03 of searches.
         assert_eq!(cost(None, None), "0.33");
         assert_eq!(cost(Some("priority"), None), "0.555");
@@ -438,12 +499,61 @@ mod tests {
     }
 
     #[test]
-    fn absurd_usage_overflows_instead_of_wrapping() {
-        let costly = rates(r#"{"input":"999999999999999","output":"0"}"#);
+    fn the_dearest_prices_stay_exact_and_absurd_counts_overflow_without_panicking() {
+        let dearest = rates(
+            r#"{"input":"10000","output":"10000","web_search_per_1k":"10000",
+                "multipliers":{"service_tier":{"p":"100"},"inference_geo":{"g":"100"}}}"#,
+        );
+        let count = 100_000_000;
         let usage = Usage {
+            input: count,
+            output: count,
+            cache_read: count,
+            cache_write_5m: count,
+            cache_write_1h: count,
+            reasoning: count,
+            web_search_requests: count,
+        };
+        // 5 × 1e8 tokens × 0.01 usd × 100 × 100, plus 1e8 searches × 10 usd.
+        let pico = 1_000_000_000_000;
+        let expected = 5 * 100_000_000 * pico / 100 * 10_000 + 100_000_000 * 10 * pico;
+        assert_eq!(dearest.cost(&usage, Some("p"), Some("g")), Ok(expected));
+
+        let absurd = Usage {
             input: u64::MAX,
             ..Usage::default()
         };
-        assert_eq!(costly.cost(&usage, None, None), Err(CostOverflow));
+        assert_eq!(
+            dearest.cost(&absurd, Some("p"), Some("g")),
+            Err(CostOverflow)
+        );
+    }
+
+    #[test]
+    fn refuses_amounts_above_the_limits_naming_the_field() {
+        let refused = |json: &str| {
+            let entry: PriceEntry = serde_json::from_str(json).unwrap();
+            Rates::compile(&entry).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refused(r#"{"input":"10000.000001","output":"1"}"#),
+            "input: \"10000.000001\" is above the limit of 10000 usd per million tokens"
+        );
+        assert_eq!(
+            refused(r#"{"input":"1","output":"1","web_search_per_1k":"10001"}"#),
+            "web_search_per_1k: \"10001\" is above the limit of 10000 usd per 1000 searches"
+        );
+        assert_eq!(
+            refused(r#"{"input":"1","output":"1","multipliers":{"inference_geo":{"us":"101"}}}"#),
+            "multipliers.inference_geo.us: \"101\" is above the limit of 100"
+        );
+        assert_eq!(
+            refused(
+                r#"{"input":"1","output":"1",
+                    "long_context":{"above_input_tokens":1,"cache_read":"10000.1"}}"#
+            ),
+            "long_context.cache_read: \"10000.1\" is above the limit of 10000 usd per million \
+             tokens"
+        );
     }
 }

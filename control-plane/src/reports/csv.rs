@@ -11,15 +11,23 @@ pub fn render(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Characters a spreadsheet may read as the start of a formula (or, tab and carriage return,
+/// skip before one).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// Characters that end a cell or a line in some reader: the comma, the semicolon that
+/// spreadsheets in many locales split on, the tab of pasted text, quotes and line breaks.
+const NEEDS_QUOTES: [char; 6] = [',', ';', '\t', '"', '\r', '\n'];
+
 /// Quotes a cell when it needs it. A cell a spreadsheet would run as a formula (a project or
-/// user name sent by a client could start with `=`) gets a leading apostrophe.
+/// user name sent by a client could start with `=`) gets a leading apostrophe first, so the
+/// quoted text still starts with it.
 fn field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let value = if value.starts_with(FORMULA_STARTS) {
         format!("'{value}")
     } else {
         value.to_owned()
     };
-    if value.contains([',', '"', '\r', '\n']) {
+    if value.contains(NEEDS_QUOTES) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
         value
@@ -29,6 +37,29 @@ fn field(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_formula_start_is_defused_and_every_separator_quoted() {
+        let cases = [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "\"'\tx\""),
+            ("\rx", "\"'\rx\""),
+            ("=A1,B1", "\"'=A1,B1\""),
+            ("a;b", "\"a;b\""),
+            ("a,b", "\"a,b\""),
+            ("a\nb", "\"a\nb\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("a=b", "a=b"),
+            ("0.018369", "0.018369"),
+            ("", ""),
+        ];
+        for (value, written) in cases {
+            assert_eq!(field(value), written, "{value:?}");
+        }
+    }
 
     #[test]
     fn quotes_what_needs_quoting_and_defuses_formulas() {

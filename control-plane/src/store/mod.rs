@@ -60,11 +60,11 @@ pub trait Store: Send + Sync + 'static {
     /// Teams, keys and prices set through the API.
     fn load_directory(&self) -> Result<Directory, StoreError>;
 
-    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    /// Fails with [`StoreError::Conflict`] when the name is taken, in any case.
     fn insert_team(&self, team: &Team) -> Result<(), StoreError>;
 
     /// Sets a team's monthly budget in pico-dollars; `None` is unlimited.
-    fn set_budget(&self, team_id: &str, budget_pico: Option<i64>) -> Result<(), StoreError>;
+    fn set_budget(&self, team_id: &str, budget_pico: Option<i128>) -> Result<(), StoreError>;
 
     /// Fails with [`StoreError::Conflict`] when the hash is taken.
     fn insert_key(&self, key: &Key) -> Result<(), StoreError>;
@@ -80,6 +80,14 @@ pub trait Store: Send + Sync + 'static {
         updated_at: &str,
     ) -> Result<(), StoreError>;
 
+    /// Sets the prices of many model keys in one transaction, replacing earlier ones of the
+    /// same keys; on failure none is set.
+    fn put_prices(
+        &self,
+        prices: &[(String, PriceEntry)],
+        updated_at: &str,
+    ) -> Result<(), StoreError>;
+
     /// Whether there was a price to delete.
     fn delete_price(&self, model: &str) -> Result<bool, StoreError>;
 
@@ -91,7 +99,9 @@ pub trait Store: Send + Sync + 'static {
     /// One call by its request id.
     fn call(&self, request_id: &str) -> Result<Option<LedgerRow>, StoreError>;
 
-    /// Visits every rollup with `from_day <= day < to_day` (days as `YYYY-MM-DD`).
+    /// Visits every rollup with `from_day <= day < to_day` (days as `YYYY-MM-DD`). A value
+    /// the store cannot hold as it should (a damaged or legacy amount) is read clamped and
+    /// logged, never an error.
     fn scan_rollups(
         &self,
         from_day: &str,

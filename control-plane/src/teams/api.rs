@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Period, day_string, now_timestamp};
 use crate::http::{ApiError, Body, present};
-use crate::money::{format_usd, parse_usd};
+use crate::money::{DecimalError, format_usd, parse_usd};
 use crate::names;
 use crate::random;
 use crate::state::{AppState, Memory};
 use crate::store::StoreError;
-use crate::teams::Team;
+use crate::teams::{MAX_BUDGET_PICO, Team};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -56,7 +56,7 @@ impl TeamView {
         TeamView {
             id: team.id.clone(),
             name: team.name.clone(),
-            budget_usd: team.budget_pico.map(|budget| format_usd(budget.into())),
+            budget_usd: team.budget_pico.map(format_usd),
             spend_usd: format_usd(memory.spend.of(&team.id, period).cost_pico),
             period_start: day_string(period.start),
             period_end: day_string(period.end),
@@ -78,8 +78,8 @@ async fn create(
         .transpose()?;
 
     let _writes = state.write_lock().await;
-    if state.memory().registry.find_team(&request.name).is_some() {
-        return Err(taken(&request.name));
+    if let Some(existing) = state.memory().registry.team_named(&request.name) {
+        return Err(taken(&existing.name));
     }
     let id = random::id("team").map_err(|error| {
         tracing::error!(%error, "cannot create a team id");
@@ -162,7 +162,7 @@ async fn update(
     Ok(Json(TeamView::of(team, &memory)))
 }
 
-/// A team by id or name, or a 404 that says how to find one.
+/// A team by id or by name in any case, or a 404 that says how to find one.
 pub fn find_or_404<'a>(memory: &'a Memory, id_or_name: &str) -> Result<&'a Team, ApiError> {
     memory.registry.find_team(id_or_name).ok_or_else(|| {
         ApiError::NotFound(format!(
@@ -172,26 +172,30 @@ pub fn find_or_404<'a>(memory: &'a Memory, id_or_name: &str) -> Result<&'a Team,
 }
 
 /// A budget for the log.
-fn budget_text(budget_pico: Option<i64>) -> String {
-    budget_pico.map_or_else(
-        || "unlimited".to_owned(),
-        |budget| format_usd(budget.into()),
-    )
+fn budget_text(budget_pico: Option<i128>) -> String {
+    budget_pico.map_or_else(|| "unlimited".to_owned(), format_usd)
 }
 
+/// `name` is the existing team's, which may differ from the one asked for in case.
 fn taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
-        "team \"{name}\" already exists; choose another name"
+        "team \"{name}\" already exists (names are compared ignoring case); choose another name"
     ))
 }
 
-/// Budgets are whole pico-dollars that fit the store's integers (up to about 9.2 million USD).
-fn parse_budget(text: &str) -> Result<i64, ApiError> {
-    let pico =
-        parse_usd(text).map_err(|error| ApiError::BadRequest(format!("budget_usd {error}")))?;
-    i64::try_from(pico).map_err(|_| {
+/// Budgets are whole pico-dollars up to [`MAX_BUDGET_PICO`].
+fn parse_budget(text: &str) -> Result<i128, ApiError> {
+    let above_limit = || {
         ApiError::BadRequest(format!(
-            "budget_usd \"{text}\" is too large; the limit is 9200000"
+            "budget_usd \"{text}\" is above the limit of 1000000000 usd per month"
         ))
-    })
+    };
+    let pico = parse_usd(text).map_err(|error| match error {
+        DecimalError::TooLarge(_) => above_limit(),
+        error => ApiError::BadRequest(format!("budget_usd {error}")),
+    })?;
+    if pico > MAX_BUDGET_PICO {
+        return Err(above_limit());
+    }
+    Ok(pico)
 }

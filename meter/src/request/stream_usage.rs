@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use serde::de::IgnoredAny;
+use serde_json::Value;
 
 use crate::json::Object;
 
@@ -16,14 +16,49 @@ const INCLUDE_USAGE: &[u8] = br#""include_usage":true"#;
 /// When `body` has `"stream": true` and does not ask for usage, a body that also asks for it
 /// (`"stream_options":{"include_usage":true}`); else `None`, also when the body is not a JSON
 /// object.
+///
+/// The body is read as a JSON parser reads it (escaped key names decoded, the last of duplicate
+/// keys winning), and the textual edit is checked against that reading. Where they disagree
+/// (escapes, duplicate keys), the body is re-serialized whole instead: its key order is kept,
+/// its whitespace is not.
 pub fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
-    serde_json::from_slice::<IgnoredAny>(body).ok()?;
-    let object = Object::parse(body).ok()?;
-    let stream = object.get(body, b"stream")?;
-    if body.get(stream.value.clone())? != b"true" {
+    let parsed: Value = serde_json::from_slice(body).ok()?;
+    if !parsed.is_object() || !needs_usage(&parsed) {
         return None;
     }
+    if let Some(edited) = edit_text(body)
+        && serde_json::from_slice::<Value>(&edited).is_ok_and(|v| asks_for_usage(&v))
+    {
+        return Some(edited);
+    }
+    let mut value = parsed;
+    let options = value.get_mut("stream_options");
+    match options {
+        Some(Value::Object(options)) => {
+            options.insert("include_usage".to_owned(), Value::Bool(true));
+        }
+        _ => {
+            value["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+    }
+    serde_json::to_vec(&value).ok()
+}
 
+fn streams(value: &Value) -> bool {
+    value.get("stream") == Some(&Value::Bool(true))
+}
+
+fn needs_usage(value: &Value) -> bool {
+    streams(value) && value.pointer("/stream_options/include_usage") != Some(&Value::Bool(true))
+}
+
+fn asks_for_usage(value: &Value) -> bool {
+    streams(value) && value.pointer("/stream_options/include_usage") == Some(&Value::Bool(true))
+}
+
+/// The edit made as text, leaving every other byte as it was.
+fn edit_text(body: &[u8]) -> Option<Vec<u8>> {
+    let object = Object::parse(body).ok()?;
     let Some(options) = object.get(body, b"stream_options") else {
         let at = object.open + 1;
         return Some(splice(body, at..at, STREAM_OPTIONS));
@@ -36,7 +71,6 @@ pub fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
     let inner = Object::parse(value).ok()?;
     let base = options.value.start;
     match inner.get(value, b"include_usage") {
-        Some(member) if value.get(member.value.clone()) == Some(b"true") => None,
         Some(member) => {
             let range = base + member.value.start..base + member.value.end;
             Some(splice(body, range, b"true"))
@@ -102,5 +136,29 @@ mod tests {
         );
         assert_eq!(ask(r#"{"stream":true"#), None);
         assert_eq!(ask(r#"[{"stream":true}]"#), None);
+    }
+
+    fn reads(body: &str) -> Value {
+        serde_json::from_slice(&ask_for_stream_usage(body.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn escaped_key_names_are_read_as_a_parser_reads_them() {
+        let value = reads(r#"{"model":"m","str\u0065am":true}"#);
+        assert_eq!(value["stream_options"]["include_usage"], true);
+        let value = reads(r#"{"stream":true,"stream\u005foptions":{"include_usage":false}}"#);
+        assert_eq!(value["stream_options"]["include_usage"], true);
+        let value = reads(r#"{"stream":true,"stream_options":{"include\u005fusage":false}}"#);
+        assert_eq!(value["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_wins() {
+        let value = reads(r#"{"stream":false,"stream":true}"#);
+        assert_eq!(value["stream_options"]["include_usage"], true);
+        let body = r#"{"stream":true,"stream_options":{"include_usage":true},
+            "stream_options":{"include_usage":false}}"#;
+        assert_eq!(reads(body)["stream_options"]["include_usage"], true);
+        assert_eq!(ask(r#"{"stream":true,"stream":false}"#), None);
     }
 }

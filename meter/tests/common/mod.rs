@@ -1,8 +1,14 @@
-//! Loads the shared provider exchanges (`shared/fixtures/*.exchange.json`) for the tests.
+//! Loads the provider exchanges for the tests: the shared ones (`shared/fixtures`) and the
+//! project's own (`tests/exchanges`), from disk or, where there is no disk (wasm), as embedded
+//! in the test binary.
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+pub mod checks;
+pub mod coding;
+pub mod embedded;
+
+use std::path::PathBuf;
 
 use serde_json::Value;
 use trimio_meter::{End, Limits, Meter, Reading};
@@ -19,6 +25,8 @@ pub struct Fixture {
     pub chunks: Vec<Vec<u8>>,
     pub chunks_when_usage_requested: Option<Vec<Vec<u8>>>,
     pub client_abort_after_chunks: Option<usize>,
+    /// The provider's connection is reset after this many chunks.
+    pub reset_after_chunks: Option<usize>,
     pub expect_model: Option<String>,
     pub expect_usage: Usage,
     pub expect_estimated: bool,
@@ -29,6 +37,21 @@ impl Fixture {
     /// The response body in one piece.
     pub fn body(&self) -> Vec<u8> {
         self.chunks.concat()
+    }
+
+    /// Whether the meter reads this response at all: a billed family and a success.
+    pub fn is_billed(&self) -> bool {
+        let unbilled = matches!(
+            self.family,
+            ApiFamily::AnthropicCountTokens | ApiFamily::Other
+        );
+        self.status < 400 && !unbilled
+    }
+
+    /// Whether the response is a stream: events, or Gemini's JSON array of chunks.
+    pub fn is_streamed(&self) -> bool {
+        let array = self.body().iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        self.is_sse() || (self.is_billed() && array)
     }
 
     pub fn is_sse(&self) -> bool {
@@ -46,10 +69,23 @@ impl Fixture {
         )
     }
 
+    /// A meter for the body in the content coding `encoding` names.
+    pub fn meter_encoded(&self, encoding: &str, limits: Limits) -> Meter {
+        Meter::with_encoding(
+            self.family,
+            self.status,
+            self.content_type.as_deref(),
+            Some(encoding),
+            limits,
+        )
+    }
+
     /// How the exchange ends from the gateway's side.
     pub fn end(&self) -> End {
         if self.client_abort_after_chunks.is_some() {
             End::ClientAborted
+        } else if self.reset_after_chunks.is_some() {
+            End::UpstreamReset
         } else {
             End::Complete
         }
@@ -71,6 +107,7 @@ impl Fixture {
         let chunks = self.provider_chunks();
         let n = self
             .client_abort_after_chunks
+            .or(self.reset_after_chunks)
             .unwrap_or(chunks.len())
             .min(chunks.len());
         &chunks[..n]
@@ -84,23 +121,58 @@ impl Fixture {
         }
         meter.finish(self.end())
     }
+
+    /// Meters `pieces` as the body in the content coding `encoding` names.
+    pub fn read_encoded<'a>(
+        &self,
+        encoding: &str,
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Reading {
+        let mut meter = self.meter_encoded(encoding, Limits::default());
+        for piece in pieces {
+            meter.feed(piece);
+        }
+        meter.finish(self.end())
+    }
 }
 
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+/// The folders exchanges are loaded from: the shared ones and the project's own.
+pub fn fixture_dirs() -> [PathBuf; 2] {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        manifest.join("../../shared/fixtures"),
+        manifest.join("../tests/exchanges"),
+    ]
 }
 
-/// Every fixture, sorted by name. Fails the test when none is found.
-pub fn fixtures() -> Vec<Fixture> {
-    let dir = fixtures_dir();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".exchange.json"))
-        .collect();
+/// The exchange files on disk, sorted by path. Fails the test when a folder has none.
+pub fn fixture_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for dir in fixture_dirs() {
+        let before = paths.len();
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+        paths.extend(
+            entries
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.to_string_lossy().ends_with(".exchange.json")),
+        );
+        assert!(paths.len() > before, "no exchanges in {}", dir.display());
+    }
     paths.sort();
-    assert!(!paths.is_empty(), "no fixtures in {}", dir.display());
-    paths.iter().map(PathBuf::as_path).map(load).collect()
+    paths
+}
+
+/// Every exchange on disk, sorted by path.
+pub fn fixtures() -> Vec<Fixture> {
+    fixture_paths()
+        .iter()
+        .map(|path| {
+            let text =
+                std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            parse(&text)
+        })
+        .collect()
 }
 
 pub fn fixture(name: &str) -> Fixture {
@@ -110,9 +182,9 @@ pub fn fixture(name: &str) -> Fixture {
         .unwrap_or_else(|| panic!("no fixture {name}"))
 }
 
-fn load(path: &Path) -> Fixture {
-    let text = std::fs::read(path).unwrap();
-    let v: Value = serde_json::from_slice(&text).unwrap();
+/// One exchange from its JSON text.
+pub fn parse(text: &[u8]) -> Fixture {
+    let v: Value = serde_json::from_slice(text).unwrap();
     let name = v["name"].as_str().unwrap().to_owned();
     let request = &v["request"];
     let response = &v["response"];
@@ -157,6 +229,10 @@ fn load(path: &Path) -> Fixture {
         chunks_when_usage_requested,
         client_abort_after_chunks: request
             .get("client_abort_after_chunks")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize),
+        reset_after_chunks: response
+            .get("reset_after_chunks")
             .and_then(Value::as_u64)
             .map(|n| n as usize),
         expect_model: expect["model"].as_str().map(str::to_owned),

@@ -2,7 +2,10 @@
 //!
 //! In order: the exchange named by `x-mock-exchange`; else the one whose method, path (query
 //! included) and body equal the request's, bodies compared as JSON values when both parse; else
-//! the first with the same method and path; else the first with the same path, query ignored.
+//! the most alike with the same method and path, query ignored (streamed or not as asked, a
+//! success, the same model); else the first with the same path, query ignored.
+
+use std::cmp::Reverse;
 
 use serde_json::Value;
 
@@ -70,6 +73,20 @@ impl Entry {
         } else {
             &self.chunks
         }
+    }
+
+    /// How well this exchange answers a request it does not match exactly, so that a real
+    /// tool pointed at the mock gets an answer in the form it asked for: streamed or not
+    /// first, then a success over an error, then the same model.
+    fn likeness(&self, body_json: Option<&Value>) -> (bool, bool, bool) {
+        let field = |body: Option<&Value>, name: &str| body.and_then(|b| b.get(name)).cloned();
+        let ours = self.body_json.as_ref();
+        let streams = |body: Option<&Value>| field(body, "stream") == Some(Value::Bool(true));
+        let same_stream = streams(ours) == streams(body_json);
+        let success = (200..300).contains(&self.exchange.response.status);
+        let same_model =
+            field(ours, "model").is_some() && field(ours, "model") == field(body_json, "model");
+        (same_stream, success, same_model)
     }
 
     fn same_body(&self, body: &[u8], body_json: Option<&Value>) -> bool {
@@ -147,10 +164,27 @@ impl Catalog {
         };
         let path = path_of(wanted.target);
 
+        let same_path = |entry: &&Entry| {
+            entry
+                .exchange
+                .request
+                .method
+                .eq_ignore_ascii_case(wanted.method)
+                && path_of(&entry.exchange.request.path) == path
+        };
+        let most_alike = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| same_path(entry))
+            .max_by_key(|(index, entry)| (entry.likeness(wanted.body_json), Reverse(*index)))
+            .map(|(_, entry)| entry);
+
         self.entries
             .iter()
             .filter(same_route)
             .find(|entry| entry.same_body(wanted.body, wanted.body_json))
+            .or(most_alike)
             .or_else(|| self.entries.iter().find(same_route))
             .or_else(|| {
                 self.entries
@@ -256,6 +290,31 @@ mod tests {
         assert_eq!(
             choose(&catalog, "POST", "/v1/messages?beta=true", None, body),
             Ok("second")
+        );
+    }
+
+    #[test]
+    fn an_inexact_request_gets_the_most_alike_answer() {
+        let mut error = exchange("error", "POST", "/v1/messages", json!({"model": "m"}));
+        error.response.status = 429;
+        let json_call = exchange("json", "POST", "/v1/messages", json!({"model": "m"}));
+        let streamed = exchange(
+            "streamed",
+            "POST",
+            "/v1/messages",
+            json!({"model": "m", "stream": true}),
+        );
+        let catalog = Catalog::new(vec![error, json_call, streamed]).unwrap();
+
+        let stream = br#"{"model":"other","stream":true}"#;
+        assert_eq!(
+            choose(&catalog, "POST", "/v1/messages", None, stream),
+            Ok("streamed")
+        );
+        let plain = br#"{"model":"other","max_tokens":5}"#;
+        assert_eq!(
+            choose(&catalog, "POST", "/v1/messages?beta=true", None, plain),
+            Ok("json")
         );
     }
 

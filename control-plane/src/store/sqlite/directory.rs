@@ -1,12 +1,13 @@
 //! Teams, keys and prices in SQLite.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
 use crate::keys::Key;
 use crate::pricing::PriceEntry;
-use crate::store::sqlite::{Context, is_constraint};
+use crate::store::sqlite::{Context, is_constraint, stored};
 use crate::store::{Directory, StoreError};
-use crate::teams::Team;
+use crate::teams::{MAX_BUDGET_PICO, Team};
 
 pub fn load(conn: &Connection) -> Result<Directory, StoreError> {
     Ok(Directory {
@@ -22,11 +23,18 @@ fn teams(conn: &Connection) -> Result<Vec<Team>, StoreError> {
         .context("read teams")?;
     let rows = statement
         .query_map([], |row| {
+            let id: String = row.get(0)?;
+            let budget_pico = match row.get_ref(2)? {
+                ValueRef::Null => None,
+                stored => Some(stored::pico(stored, MAX_BUDGET_PICO, || {
+                    format!("the budget of team {id}")
+                })),
+            };
             Ok(Team {
-                id: row.get(0)?,
                 name: row.get(1)?,
-                budget_pico: row.get(2)?,
+                budget_pico,
                 created_at: row.get(3)?,
+                id,
             })
         })
         .context("read teams")?;
@@ -69,17 +77,29 @@ fn prices(conn: &Connection) -> Result<Vec<(String, PriceEntry)>, StoreError> {
     let mut prices = Vec::new();
     for row in rows {
         let (model, json) = row.context("read prices")?;
-        let entry = serde_json::from_str(&json)
-            .map_err(|error| StoreError::Corrupt(format!("price of \"{model}\": {error}")))?;
-        prices.push((model, entry));
+        match serde_json::from_str(&json) {
+            Ok(entry) => prices.push((model, entry)),
+            // One damaged price must not stop the control plane from starting.
+            Err(error) => tracing::error!(
+                model = %model,
+                %error,
+                "stored price is not a price entry and is skipped; set it again through the api"
+            ),
+        }
     }
     Ok(prices)
 }
 
+/// Fails with a conflict when the name is taken in any case.
 pub fn insert_team(conn: &Connection, team: &Team) -> Result<(), StoreError> {
     let inserted = conn.execute(
         "INSERT INTO teams (id, name, budget_pico, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![team.id, team.name, team.budget_pico, team.created_at],
+        params![
+            team.id,
+            team.name,
+            budget_text(team.budget_pico),
+            team.created_at
+        ],
     );
     match inserted {
         Err(error) if is_constraint(&error) => {
@@ -92,18 +112,23 @@ pub fn insert_team(conn: &Connection, team: &Team) -> Result<(), StoreError> {
 pub fn set_budget(
     conn: &Connection,
     team_id: &str,
-    budget_pico: Option<i64>,
+    budget_pico: Option<i128>,
 ) -> Result<(), StoreError> {
     let changed = conn
         .execute(
             "UPDATE teams SET budget_pico = ?2 WHERE id = ?1",
-            params![team_id, budget_pico],
+            params![team_id, budget_text(budget_pico)],
         )
         .context("set a budget")?;
     if changed == 0 {
         return Err(StoreError::NotFound(format!("team {team_id}")));
     }
     Ok(())
+}
+
+/// Budgets pass 64 bits, so they are kept as integer text.
+fn budget_text(budget_pico: Option<i128>) -> Option<String> {
+    budget_pico.map(|budget| budget.to_string())
 }
 
 pub fn insert_key(conn: &Connection, key: &Key) -> Result<(), StoreError> {
@@ -161,6 +186,18 @@ pub fn put_price(
     )
     .context("store a price")?;
     Ok(())
+}
+
+pub fn put_prices(
+    conn: &mut Connection,
+    prices: &[(String, PriceEntry)],
+    updated_at: &str,
+) -> Result<(), StoreError> {
+    let transaction = conn.transaction().context("begin a price import")?;
+    for (model, entry) in prices {
+        put_price(&transaction, model, entry, updated_at)?;
+    }
+    transaction.commit().context("commit a price import")
 }
 
 pub fn delete_price(conn: &Connection, model: &str) -> Result<bool, StoreError> {
@@ -228,11 +265,61 @@ mod tests {
     }
 
     #[test]
+    fn budgets_past_64_bits_round_trip() {
+        let store = SqliteStore::in_memory().unwrap();
+        let mut big = team("t1", "payments");
+        big.budget_pico = Some(crate::teams::MAX_BUDGET_PICO);
+        store.insert_team(&big).unwrap();
+        store.insert_team(&team("t2", "search")).unwrap();
+        store
+            .set_budget("t2", Some(i128::from(i64::MAX) + 1))
+            .unwrap();
+
+        let budgets: Vec<Option<i128>> = store
+            .load_directory()
+            .unwrap()
+            .teams
+            .iter()
+            .map(|team| team.budget_pico)
+            .collect();
+        assert_eq!(
+            budgets,
+            [
+                Some(crate::teams::MAX_BUDGET_PICO),
+                Some(i128::from(i64::MAX) + 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_import_replaces_the_prices_it_names_and_keeps_the_rest() {
+        let store = SqliteStore::in_memory().unwrap();
+        let entry = |input: &str| -> PriceEntry {
+            serde_json::from_str(&format!(r#"{{"input":"{input}","output":"2"}}"#)).unwrap()
+        };
+        store.put_price("a", &entry("1"), "t0").unwrap();
+        store.put_price("b", &entry("1"), "t0").unwrap();
+
+        let import = [("b".to_owned(), entry("5")), ("c".to_owned(), entry("6"))];
+        store.put_prices(&import, "t1").unwrap();
+        store.put_prices(&[], "t2").unwrap();
+
+        let prices = store.load_directory().unwrap().prices;
+        let inputs: Vec<(&str, &str)> = prices
+            .iter()
+            .map(|(model, entry)| (model.as_str(), entry.input.as_str()))
+            .collect();
+        assert_eq!(inputs, [("a", "1"), ("b", "5"), ("c", "6")]);
+    }
+
+    #[test]
     fn conflicts_and_misses_are_told_apart() {
         let store = SqliteStore::in_memory().unwrap();
         store.insert_team(&team("t1", "payments")).unwrap();
-        let duplicate = store.insert_team(&team("t2", "payments"));
-        assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+        for taken in ["payments", "Payments", "PAYMENTS"] {
+            let duplicate = store.insert_team(&team("t2", taken));
+            assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{taken}");
+        }
         assert!(matches!(
             store.set_budget("nope", None),
             Err(StoreError::NotFound(_))

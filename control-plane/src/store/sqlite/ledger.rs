@@ -1,12 +1,16 @@
 //! The ledger and its rollups in SQLite.
+//!
+//! Rollups are summed in Rust, never in SQL: SQLite turns an integer sum that overflows into
+//! a REAL, which no longer reads back as an amount. Rollup costs are kept as integer text,
+//! since the sums of a day can pass 64 bits.
 
-use rusqlite::{Connection, OptionalExtension, Row, named_params, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, named_params, params};
 use serde::de::DeserializeOwned;
 use trimio_wire::{Usage, UsageFlags};
 
-use crate::ledger::{LedgerRow, RollupRow, Totals};
+use crate::ledger::{LedgerRow, MAX_CALL_COST_PICO, RollupRow, Totals};
 use crate::store::StoreError;
-use crate::store::sqlite::{Context, count, int};
+use crate::store::sqlite::{Context, int, stored};
 
 const INSERT_CALL: &str = "
 INSERT OR IGNORE INTO ledger (
@@ -23,28 +27,44 @@ INSERT OR IGNORE INTO ledger (
     :stream_error, :cost_pico, :unpriced, :started_at_ms, :duration_ms, :received_at, :day
 )";
 
-const ADD_TO_ROLLUP: &str = "
-INSERT INTO rollups (
-    day, team_id, project, user, model, calls, unpriced_calls, estimated_calls, input_tokens,
+/// The totals are read by [`totals`] in this order, in both selects.
+const SELECT_ROLLUP: &str = "
+SELECT calls, unpriced_calls, charged_calls, estimated_calls, input_tokens,
     output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
     reasoning_tokens, web_search_requests, cost_pico
+FROM rollups
+WHERE day = :day AND team_id = :team_id AND project = :project AND user = :user
+    AND model = :model";
+
+const PUT_ROLLUP: &str = "
+INSERT INTO rollups (
+    day, team_id, project, user, model, calls, unpriced_calls, charged_calls, estimated_calls,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
+    cache_write_1h_tokens, reasoning_tokens, web_search_requests, cost_pico
 ) VALUES (
-    :day, :team_id, :project, :user, :model, 1, :unpriced, :estimated, :input,
-    :output, :cache_read, :cache_write_5m, :cache_write_1h,
+    :day, :team_id, :project, :user, :model, :calls, :unpriced_calls, :charged_calls,
+    :estimated_calls, :input, :output, :cache_read, :cache_write_5m, :cache_write_1h,
     :reasoning, :web_search_requests, :cost_pico
 )
 ON CONFLICT (day, team_id, project, user, model) DO UPDATE SET
-    calls = calls + 1,
-    unpriced_calls = unpriced_calls + excluded.unpriced_calls,
-    estimated_calls = estimated_calls + excluded.estimated_calls,
-    input_tokens = input_tokens + excluded.input_tokens,
-    output_tokens = output_tokens + excluded.output_tokens,
-    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-    cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
-    cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-    web_search_requests = web_search_requests + excluded.web_search_requests,
-    cost_pico = cost_pico + excluded.cost_pico";
+    calls = excluded.calls,
+    unpriced_calls = excluded.unpriced_calls,
+    charged_calls = excluded.charged_calls,
+    estimated_calls = excluded.estimated_calls,
+    input_tokens = excluded.input_tokens,
+    output_tokens = excluded.output_tokens,
+    cache_read_tokens = excluded.cache_read_tokens,
+    cache_write_5m_tokens = excluded.cache_write_5m_tokens,
+    cache_write_1h_tokens = excluded.cache_write_1h_tokens,
+    reasoning_tokens = excluded.reasoning_tokens,
+    web_search_requests = excluded.web_search_requests,
+    cost_pico = excluded.cost_pico";
+
+const SCAN_ROLLUPS: &str = "
+SELECT day, team_id, project, user, model, calls, unpriced_calls, charged_calls,
+    estimated_calls, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
+    cache_write_1h_tokens, reasoning_tokens, web_search_requests, cost_pico
+FROM rollups WHERE day >= ?1 AND day < ?2";
 
 const SELECT_CALL: &str = "
 SELECT request_id, key_hash, team_id, key_id, project, user, provider, family, model,
@@ -54,90 +74,116 @@ SELECT request_id, key_hash, team_id, key_id, project, user, provider, family, m
     cost_pico, unpriced, started_at_ms, duration_ms, received_at, day
 FROM ledger WHERE request_id = ?1";
 
-const SELECT_ROLLUPS: &str = "
-SELECT day, team_id, project, user, model, calls, unpriced_calls, estimated_calls,
-    input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
-    cache_write_1h_tokens, reasoning_tokens, web_search_requests, cost_pico
-FROM rollups WHERE day >= ?1 AND day < ?2";
-
 /// One transaction: each new call goes into the ledger and its rollup; a request id already
 /// held changes nothing.
 pub fn record_usage(conn: &mut Connection, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError> {
     let tx = conn.transaction().context("begin recording usage")?;
     let mut inserted = Vec::with_capacity(rows.len());
-    {
-        let mut insert = tx
-            .prepare_cached(INSERT_CALL)
-            .context("prepare the ledger insert")?;
-        let mut rollup = tx
-            .prepare_cached(ADD_TO_ROLLUP)
-            .context("prepare the rollup update")?;
-        for row in rows {
-            let usage = Columns::of(&row.usage)?;
-            let new = insert
-                .execute(named_params! {
-                    ":request_id": row.request_id,
-                    ":key_hash": row.key_hash,
-                    ":team_id": row.team_id,
-                    ":key_id": row.key_id,
-                    ":project": row.project,
-                    ":user": row.user,
-                    ":provider": row.provider.as_str(),
-                    ":family": row.family.as_str(),
-                    ":model": row.model,
-                    ":request_model": row.request_model,
-                    ":input": usage.input,
-                    ":output": usage.output,
-                    ":cache_read": usage.cache_read,
-                    ":cache_write_5m": usage.cache_write_5m,
-                    ":cache_write_1h": usage.cache_write_1h,
-                    ":reasoning": usage.reasoning,
-                    ":web_search_requests": usage.web_search_requests,
-                    ":service_tier": row.service_tier,
-                    ":inference_geo": row.inference_geo,
-                    ":status": row.status,
-                    ":streamed": row.streamed,
-                    ":estimated": row.flags.estimated,
-                    ":malformed": row.flags.malformed,
-                    ":too_large": row.flags.too_large,
-                    ":client_aborted": row.flags.client_aborted,
-                    ":truncated": row.flags.truncated,
-                    ":stream_error": row.flags.stream_error,
-                    ":cost_pico": row.cost_pico,
-                    ":unpriced": row.unpriced,
-                    ":started_at_ms": int(row.started_at_ms, "started_at_ms")?,
-                    ":duration_ms": int(row.duration_ms, "duration_ms")?,
-                    ":received_at": row.received_at_ms,
-                    ":day": row.day,
-                })
-                .context("insert a call")?
-                == 1;
-            if new {
-                rollup
-                    .execute(named_params! {
-                        ":day": row.day,
-                        ":team_id": row.team_id.as_deref().unwrap_or_default(),
-                        ":project": row.project.as_deref().unwrap_or_default(),
-                        ":user": row.user.as_deref().unwrap_or_default(),
-                        ":model": row.model.as_deref().unwrap_or_default(),
-                        ":unpriced": row.unpriced,
-                        ":estimated": row.flags.estimated,
-                        ":input": usage.input,
-                        ":output": usage.output,
-                        ":cache_read": usage.cache_read,
-                        ":cache_write_5m": usage.cache_write_5m,
-                        ":cache_write_1h": usage.cache_write_1h,
-                        ":reasoning": usage.reasoning,
-                        ":web_search_requests": usage.web_search_requests,
-                        ":cost_pico": row.cost_pico.unwrap_or(0),
-                    })
-                    .context("update a rollup")?;
-            }
-            inserted.push(new);
+    for row in rows {
+        let new = insert_call(&tx, row)?;
+        if new {
+            add_to_rollup(&tx, row)?;
         }
+        inserted.push(new);
     }
     tx.commit().context("commit usage")?;
     Ok(inserted)
+}
+
+/// Whether the call was new.
+fn insert_call(tx: &Transaction<'_>, row: &LedgerRow) -> Result<bool, StoreError> {
+    let usage = Columns::of(&row.usage);
+    let mut insert = tx
+        .prepare_cached(INSERT_CALL)
+        .context("prepare the ledger insert")?;
+    let changed = insert
+        .execute(named_params! {
+            ":request_id": row.request_id,
+            ":key_hash": row.key_hash,
+            ":team_id": row.team_id,
+            ":key_id": row.key_id,
+            ":project": row.project,
+            ":user": row.user,
+            ":provider": row.provider.as_str(),
+            ":family": row.family.as_str(),
+            ":model": row.model,
+            ":request_model": row.request_model,
+            ":input": usage.input,
+            ":output": usage.output,
+            ":cache_read": usage.cache_read,
+            ":cache_write_5m": usage.cache_write_5m,
+            ":cache_write_1h": usage.cache_write_1h,
+            ":reasoning": usage.reasoning,
+            ":web_search_requests": usage.web_search_requests,
+            ":service_tier": row.service_tier,
+            ":inference_geo": row.inference_geo,
+            ":status": row.status,
+            ":streamed": row.streamed,
+            ":estimated": row.flags.estimated,
+            ":malformed": row.flags.malformed,
+            ":too_large": row.flags.too_large,
+            ":client_aborted": row.flags.client_aborted,
+            ":truncated": row.flags.truncated,
+            ":stream_error": row.flags.stream_error,
+            ":cost_pico": row.cost_pico,
+            ":unpriced": row.unpriced,
+            ":started_at_ms": int(row.started_at_ms, "started_at_ms")?,
+            ":duration_ms": int(row.duration_ms, "duration_ms")?,
+            ":received_at": row.received_at_ms,
+            ":day": row.day,
+        })
+        .context("insert a call")?;
+    Ok(changed == 1)
+}
+
+/// Reads the call's rollup, adds the call in Rust and writes the sums back.
+fn add_to_rollup(tx: &Transaction<'_>, row: &LedgerRow) -> Result<(), StoreError> {
+    let key = [
+        row.day.as_str(),
+        row.team_id.as_deref().unwrap_or_default(),
+        row.project.as_deref().unwrap_or_default(),
+        row.user.as_deref().unwrap_or_default(),
+        row.model.as_deref().unwrap_or_default(),
+    ];
+    let key_params = named_params! {
+        ":day": key[0], ":team_id": key[1], ":project": key[2], ":user": key[3], ":model": key[4],
+    };
+
+    let mut select = tx
+        .prepare_cached(SELECT_ROLLUP)
+        .context("prepare a rollup lookup")?;
+    let held = select
+        .query_row(key_params, |stored| Ok(totals(stored, 0, &key)))
+        .optional()
+        .context("read a rollup")?;
+    let mut sum = held.unwrap_or_default();
+    sum.add(&Totals::of(row));
+
+    let usage = Columns::of(&sum.usage);
+    let mut put = tx
+        .prepare_cached(PUT_ROLLUP)
+        .context("prepare the rollup update")?;
+    put.execute(named_params! {
+        ":day": key[0],
+        ":team_id": key[1],
+        ":project": key[2],
+        ":user": key[3],
+        ":model": key[4],
+        ":calls": saturated(sum.calls),
+        ":unpriced_calls": saturated(sum.unpriced_calls),
+        ":charged_calls": saturated(sum.charged_calls),
+        ":estimated_calls": saturated(sum.estimated_calls),
+        ":input": usage.input,
+        ":output": usage.output,
+        ":cache_read": usage.cache_read,
+        ":cache_write_5m": usage.cache_write_5m,
+        ":cache_write_1h": usage.cache_write_1h,
+        ":reasoning": usage.reasoning,
+        ":web_search_requests": usage.web_search_requests,
+        ":cost_pico": sum.cost_pico.to_string(),
+    })
+    .context("update a rollup")?;
+    Ok(())
 }
 
 pub fn call(conn: &Connection, request_id: &str) -> Result<Option<LedgerRow>, StoreError> {
@@ -158,47 +204,73 @@ pub fn scan_rollups(
     visit: &mut dyn FnMut(RollupRow),
 ) -> Result<(), StoreError> {
     let mut statement = conn
-        .prepare_cached(SELECT_ROLLUPS)
+        .prepare_cached(SCAN_ROLLUPS)
         .context("prepare a rollup scan")?;
     let mut rows = statement
         .query(params![from_day, to_day])
         .context("scan rollups")?;
     while let Some(row) = rows.next().context("scan rollups")? {
-        visit(rollup(row)?);
+        visit(rollup(row).context("read a rollup")?);
     }
     Ok(())
 }
 
-fn rollup(row: &Row<'_>) -> Result<RollupRow, StoreError> {
-    let text = |index: usize| -> Result<Option<String>, StoreError> {
-        let value: String = row.get(index).context("read a rollup")?;
-        Ok(Some(value).filter(|value| !value.is_empty()))
-    };
-    let number = |index: usize, what: &'static str| -> Result<u64, StoreError> {
-        count(row.get(index).context("read a rollup")?, what)
-    };
+fn rollup(row: &Row<'_>) -> rusqlite::Result<RollupRow> {
+    let key: [String; 5] = [
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ];
+    let key_ref = key.each_ref().map(String::as_str);
+    let totals = totals(row, 5, &key_ref);
+    let [day, team_id, project, user, model] = key;
+    let present = |value: String| Some(value).filter(|value| !value.is_empty());
     Ok(RollupRow {
-        day: row.get(0).context("read a rollup")?,
-        team_id: text(1)?,
-        project: text(2)?,
-        user: text(3)?,
-        model: text(4)?,
-        totals: Totals {
-            calls: number(5, "calls")?,
-            unpriced_calls: number(6, "unpriced_calls")?,
-            estimated_calls: number(7, "estimated_calls")?,
-            usage: Usage {
-                input: number(8, "input_tokens")?,
-                output: number(9, "output_tokens")?,
-                cache_read: number(10, "cache_read_tokens")?,
-                cache_write_5m: number(11, "cache_write_5m_tokens")?,
-                cache_write_1h: number(12, "cache_write_1h_tokens")?,
-                reasoning: number(13, "reasoning_tokens")?,
-                web_search_requests: number(14, "web_search_requests")?,
-            },
-            cost_pico: i128::from(row.get::<_, i64>(15).context("read a rollup")?),
-        },
+        day,
+        team_id: present(team_id),
+        project: present(project),
+        user: present(user),
+        model: present(model),
+        totals,
     })
+}
+
+/// The totals of a rollup row, read from the columns of [`SELECT_ROLLUP`] starting at
+/// `first`. A damaged value is clamped and logged (see [`stored`]).
+fn totals(row: &Row<'_>, first: usize, key: &[&str; 5]) -> Totals {
+    let what = |column: &'static str| move || format!("{column} of the rollup {}", key.join("/"));
+    let value = |offset: usize| {
+        row.get_ref(first + offset)
+            .unwrap_or(rusqlite::types::ValueRef::Null)
+    };
+    let number = |offset: usize, column: &'static str| stored::count(value(offset), what(column));
+
+    let calls = number(0, "calls");
+    let most = MAX_CALL_COST_PICO.saturating_mul(i128::from(calls));
+    Totals {
+        calls,
+        unpriced_calls: number(1, "unpriced_calls"),
+        charged_calls: number(2, "charged_calls"),
+        estimated_calls: number(3, "estimated_calls"),
+        usage: Usage {
+            input: number(4, "input_tokens"),
+            output: number(5, "output_tokens"),
+            cache_read: number(6, "cache_read_tokens"),
+            cache_write_5m: number(7, "cache_write_5m_tokens"),
+            cache_write_1h: number(8, "cache_write_1h_tokens"),
+            reasoning: number(9, "reasoning_tokens"),
+            web_search_requests: number(10, "web_search_requests"),
+        },
+        cost_pico: stored::pico(value(11), most, what("cost_pico")),
+    }
+}
+
+/// A sum as SQLite's signed integer, held at its bound rather than refused: a rollup that
+/// cannot be written would refuse every later batch.
+fn saturated(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// Token counts as the database's signed integers.
@@ -213,28 +285,16 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(usage: &Usage) -> Result<Columns, StoreError> {
-        Ok(Columns {
-            input: int(usage.input, "usage.input")?,
-            output: int(usage.output, "usage.output")?,
-            cache_read: int(usage.cache_read, "usage.cache_read")?,
-            cache_write_5m: int(usage.cache_write_5m, "usage.cache_write_5m")?,
-            cache_write_1h: int(usage.cache_write_1h, "usage.cache_write_1h")?,
-            reasoning: int(usage.reasoning, "usage.reasoning")?,
-            web_search_requests: int(usage.web_search_requests, "usage.web_search_requests")?,
-        })
-    }
-
-    fn into_usage(self) -> Result<Usage, StoreError> {
-        Ok(Usage {
-            input: count(self.input, "input_tokens")?,
-            output: count(self.output, "output_tokens")?,
-            cache_read: count(self.cache_read, "cache_read_tokens")?,
-            cache_write_5m: count(self.cache_write_5m, "cache_write_5m_tokens")?,
-            cache_write_1h: count(self.cache_write_1h, "cache_write_1h_tokens")?,
-            reasoning: count(self.reasoning, "reasoning_tokens")?,
-            web_search_requests: count(self.web_search_requests, "web_search_requests")?,
-        })
+    fn of(usage: &Usage) -> Columns {
+        Columns {
+            input: saturated(usage.input),
+            output: saturated(usage.output),
+            cache_read: saturated(usage.cache_read),
+            cache_write_5m: saturated(usage.cache_write_5m),
+            cache_write_1h: saturated(usage.cache_write_1h),
+            reasoning: saturated(usage.reasoning),
+            web_search_requests: saturated(usage.web_search_requests),
+        }
     }
 }
 
@@ -250,7 +310,7 @@ struct RawCall {
     family: String,
     model: Option<String>,
     request_model: Option<String>,
-    usage: Columns,
+    usage: Usage,
     service_tier: Option<String>,
     inference_geo: Option<String>,
     status: u16,
@@ -258,16 +318,28 @@ struct RawCall {
     flags: UsageFlags,
     cost_pico: Option<i64>,
     unpriced: bool,
-    started_at_ms: i64,
-    duration_ms: i64,
+    started_at_ms: u64,
+    duration_ms: u64,
     received_at_ms: i64,
     day: String,
 }
 
 impl RawCall {
     fn read(row: &Row<'_>) -> rusqlite::Result<RawCall> {
+        let request_id: String = row.get(0)?;
+        let id = &request_id;
+        let what = |column: &'static str| move || format!("{column} of the call {id}");
+        let number = |index: usize, column: &'static str| -> rusqlite::Result<u64> {
+            Ok(stored::count(row.get_ref(index)?, what(column)))
+        };
+        let cost_pico = match row.get_ref(27)? {
+            rusqlite::types::ValueRef::Null => None,
+            cost => {
+                let cost = stored::pico(cost, MAX_CALL_COST_PICO, what("cost_pico"));
+                Some(i64::try_from(cost).unwrap_or(i64::MAX))
+            }
+        };
         Ok(RawCall {
-            request_id: row.get(0)?,
             key_hash: row.get(1)?,
             team_id: row.get(2)?,
             key_id: row.get(3)?,
@@ -277,14 +349,14 @@ impl RawCall {
             family: row.get(7)?,
             model: row.get(8)?,
             request_model: row.get(9)?,
-            usage: Columns {
-                input: row.get(10)?,
-                output: row.get(11)?,
-                cache_read: row.get(12)?,
-                cache_write_5m: row.get(13)?,
-                cache_write_1h: row.get(14)?,
-                reasoning: row.get(15)?,
-                web_search_requests: row.get(16)?,
+            usage: Usage {
+                input: number(10, "input_tokens")?,
+                output: number(11, "output_tokens")?,
+                cache_read: number(12, "cache_read_tokens")?,
+                cache_write_5m: number(13, "cache_write_5m_tokens")?,
+                cache_write_1h: number(14, "cache_write_1h_tokens")?,
+                reasoning: number(15, "reasoning_tokens")?,
+                web_search_requests: number(16, "web_search_requests")?,
             },
             service_tier: row.get(17)?,
             inference_geo: row.get(18)?,
@@ -298,12 +370,13 @@ impl RawCall {
                 truncated: row.get(25)?,
                 stream_error: row.get(26)?,
             },
-            cost_pico: row.get(27)?,
+            cost_pico,
             unpriced: row.get(28)?,
-            started_at_ms: row.get(29)?,
-            duration_ms: row.get(30)?,
+            started_at_ms: number(29, "started_at_ms")?,
+            duration_ms: number(30, "duration_ms")?,
             received_at_ms: row.get(31)?,
             day: row.get(32)?,
+            request_id,
         })
     }
 
@@ -311,9 +384,9 @@ impl RawCall {
         Ok(LedgerRow {
             provider: name(&self.provider, "provider")?,
             family: name(&self.family, "family")?,
-            usage: self.usage.into_usage()?,
-            started_at_ms: count(self.started_at_ms, "started_at_ms")?,
-            duration_ms: count(self.duration_ms, "duration_ms")?,
+            usage: self.usage,
+            started_at_ms: self.started_at_ms,
+            duration_ms: self.duration_ms,
             request_id: self.request_id,
             key_hash: self.key_hash,
             team_id: self.team_id,

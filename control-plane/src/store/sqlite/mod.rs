@@ -7,6 +7,7 @@
 mod directory;
 mod ledger;
 mod schema;
+mod stored;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -75,7 +76,7 @@ impl Store for SqliteStore {
         directory::insert_team(&self.conn(), team)
     }
 
-    fn set_budget(&self, team_id: &str, budget_pico: Option<i64>) -> Result<(), StoreError> {
+    fn set_budget(&self, team_id: &str, budget_pico: Option<i128>) -> Result<(), StoreError> {
         directory::set_budget(&self.conn(), team_id, budget_pico)
     }
 
@@ -94,6 +95,14 @@ impl Store for SqliteStore {
         updated_at: &str,
     ) -> Result<(), StoreError> {
         directory::put_price(&self.conn(), model, entry, updated_at)
+    }
+
+    fn put_prices(
+        &self,
+        prices: &[(String, PriceEntry)],
+        updated_at: &str,
+    ) -> Result<(), StoreError> {
+        directory::put_prices(&mut self.conn(), prices, updated_at)
     }
 
     fn delete_price(&self, model: &str) -> Result<bool, StoreError> {
@@ -140,9 +149,4 @@ fn is_constraint(error: &rusqlite::Error) -> bool {
 /// An unsigned count as SQLite's signed integer.
 fn int(value: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange(what))
-}
-
-/// A stored integer back as an unsigned count.
-fn count(value: i64, what: &'static str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
 }

@@ -3,14 +3,24 @@
 //! Migration `n` (1-based) moves the database from version `n - 1` to `n`. Migrations are
 //! only ever appended; a released one never changes.
 
-use rusqlite::Connection;
+use std::collections::HashSet;
+
+use rusqlite::{Connection, Transaction, params};
 
 use crate::store::StoreError;
 use crate::store::sqlite::Context;
 
+/// One step of the schema: plain SQL, or SQL with work that needs code before it.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Transaction<'_>) -> Result<(), StoreError>),
+}
+
+const MIGRATIONS: &[Migration] = &[Migration::Sql(V1), Migration::Code(v2)];
+
 /// Absent values in rollup keys are stored as `''` so the composite primary key can match
 /// them (SQLite treats every NULL as distinct in a key).
-const MIGRATIONS: &[&str] = &[r#"
+const V1: &str = r#"
 CREATE TABLE teams (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -95,7 +105,139 @@ CREATE TABLE rollups (
     cost_pico             INTEGER NOT NULL,
     PRIMARY KEY (day, team_id, project, user, model)
 ) WITHOUT ROWID;
-"#];
+"#;
+
+/// Version 2: team names unique whatever their case; budgets and rollup costs as integer
+/// text, since they pass 64 bits (SQLite would turn them into REALs); rollups count the calls
+/// that cost something, which budget estimates divide by.
+fn v2(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    rename_names_taken_in_another_case(tx)?;
+    tx.execute_batch(V2).context("apply migration 2")
+}
+
+/// Charged calls of the rollups already written are counted from the ledger, which holds
+/// every call's cost. A REAL cost left by an overflowing sum becomes text such as
+/// `'1.8e+19'`, which is read clamped and logged.
+const V2: &str = r#"
+CREATE UNIQUE INDEX teams_by_name_any_case ON teams (name COLLATE NOCASE);
+
+ALTER TABLE teams ADD COLUMN budget_text TEXT;
+UPDATE teams SET budget_text = CAST(budget_pico AS TEXT) WHERE budget_pico IS NOT NULL;
+ALTER TABLE teams DROP COLUMN budget_pico;
+ALTER TABLE teams RENAME COLUMN budget_text TO budget_pico;
+
+CREATE TEMP TABLE charged (
+    day     TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    user    TEXT NOT NULL,
+    model   TEXT NOT NULL,
+    calls   INTEGER NOT NULL,
+    PRIMARY KEY (day, team_id, project, user, model)
+) WITHOUT ROWID;
+INSERT INTO temp.charged
+SELECT day, coalesce(team_id, ''), coalesce(project, ''), coalesce(user, ''),
+    coalesce(model, ''), count(*)
+FROM ledger WHERE cost_pico > 0
+GROUP BY 1, 2, 3, 4, 5;
+
+CREATE TABLE rollups_v2 (
+    day                   TEXT NOT NULL,
+    team_id               TEXT NOT NULL,
+    project               TEXT NOT NULL,
+    user                  TEXT NOT NULL,
+    model                 TEXT NOT NULL,
+    calls                 INTEGER NOT NULL,
+    unpriced_calls        INTEGER NOT NULL,
+    charged_calls         INTEGER NOT NULL,
+    estimated_calls       INTEGER NOT NULL,
+    input_tokens          INTEGER NOT NULL,
+    output_tokens         INTEGER NOT NULL,
+    cache_read_tokens     INTEGER NOT NULL,
+    cache_write_5m_tokens INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    reasoning_tokens      INTEGER NOT NULL,
+    web_search_requests   INTEGER NOT NULL,
+    cost_pico             TEXT NOT NULL,
+    PRIMARY KEY (day, team_id, project, user, model)
+) WITHOUT ROWID;
+INSERT INTO rollups_v2
+SELECT r.day, r.team_id, r.project, r.user, r.model, r.calls, r.unpriced_calls,
+    coalesce(c.calls, 0), r.estimated_calls, r.input_tokens, r.output_tokens,
+    r.cache_read_tokens, r.cache_write_5m_tokens, r.cache_write_1h_tokens, r.reasoning_tokens,
+    r.web_search_requests, CAST(r.cost_pico AS TEXT)
+FROM rollups AS r LEFT JOIN temp.charged AS c
+    ON c.day = r.day AND c.team_id = r.team_id AND c.project = r.project AND c.user = r.user
+    AND c.model = r.model;
+DROP TABLE rollups;
+ALTER TABLE rollups_v2 RENAME TO rollups;
+DROP TABLE temp.charged;
+"#;
+
+/// Before names became unique whatever their case, `payments` and `Payments` could both
+/// exist. The newer of such teams is renamed `<name>-<id>` (within 64 characters) so the
+/// unique index can be built; its id, keys and spend are unchanged.
+fn rename_names_taken_in_another_case(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let teams: Vec<(String, String)> = {
+        let mut statement = tx
+            .prepare("SELECT id, name FROM teams ORDER BY created_at, id")
+            .context("read team names")?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .context("read team names")?;
+        rows.collect::<Result<_, _>>().context("read team names")?
+    };
+
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut renames = Vec::new();
+    for (id, name) in &teams {
+        if taken.insert(name.to_ascii_lowercase()) {
+            continue;
+        }
+        let new_name = free_name(name, id, &teams, &taken);
+        taken.insert(new_name.to_ascii_lowercase());
+        renames.push((id, name, new_name));
+    }
+
+    for (id, name, new_name) in renames {
+        tx.execute(
+            "UPDATE teams SET name = ?2 WHERE id = ?1",
+            params![id, new_name],
+        )
+        .context("rename a team")?;
+        tracing::warn!(
+            team.id = %id,
+            team = %new_name,
+            team.old_name = %name,
+            "team names are now unique whatever their case; this team shared its name with an \
+             older one and was renamed"
+        );
+    }
+    Ok(())
+}
+
+/// `<name>-<id>`, cut to 64 characters, with a counter should even that be taken.
+fn free_name(name: &str, id: &str, teams: &[(String, String)], taken: &HashSet<String>) -> String {
+    let free = |candidate: &String| {
+        let folded = candidate.to_ascii_lowercase();
+        !taken.contains(&folded)
+            && !teams
+                .iter()
+                .any(|(_, other)| other.to_ascii_lowercase() == folded)
+    };
+    (1u32..)
+        .map(|n| {
+            let suffix = match n {
+                1 => format!("-{id}"),
+                n => format!("-{id}-{n}"),
+            };
+            let keep = 64usize.saturating_sub(suffix.len()).max(1);
+            let stem: String = name.chars().take(keep).collect();
+            format!("{stem}{suffix}")
+        })
+        .find(free)
+        .unwrap_or_else(|| id.to_owned())
+}
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -103,6 +245,11 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 /// Brings the database to [`VERSION`], one transaction per migration. Returns the version
 /// found before.
 pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    migrate_to(conn, VERSION)
+}
+
+/// Brings the database to `target` (at most [`VERSION`]).
+fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .context("read the schema version")?;
@@ -113,10 +260,18 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
         });
     }
 
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+    let pending = MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(usize::try_from(target).unwrap_or(0))
+        .skip(usize::try_from(found).unwrap_or(0));
+    for (index, migration) in pending {
         let version = index as i64 + 1;
         let tx = conn.transaction().context("begin a migration")?;
-        tx.execute_batch(sql).context("apply a migration")?;
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql).context("apply a migration")?,
+            Migration::Code(apply) => apply(&tx)?,
+        }
         tx.pragma_update(None, "user_version", version)
             .context("record the schema version")?;
         tx.commit().context("commit a migration")?;
@@ -128,6 +283,92 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::{directory, ledger};
+
+    /// A version 1 database as an older control plane left it: two teams whose names differ
+    /// only in case, a budget and a rollup cost that overflowed into REALs, and a free call
+    /// beside a priced one.
+    fn legacy() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams VALUES ('team_a', 'payments', 1e30, '2025-12-01T00:00:00Z');
+             INSERT INTO teams VALUES ('team_b', 'Payments', 5000, '2025-12-02T00:00:00Z');
+             INSERT INTO teams VALUES ('team_c', 'search', NULL, '2025-12-03T00:00:00Z');
+             INSERT INTO rollups VALUES ('2025-12-04', 'team_a', '', '', 'm', 2, 0, 0,
+                 1, 2, 0, 0, 0, 0, 0, 18446744073709551616.0);
+             INSERT INTO rollups VALUES ('2025-12-04', 'team_b', '', '', 'm', 1, 0, 0,
+                 1, 2, 0, 0, 0, 0, 0, 700);",
+        )
+        .unwrap();
+        for (request_id, team, cost) in [
+            ("r1", "team_a", 0),
+            ("r2", "team_a", 9),
+            ("r3", "team_b", 700),
+        ] {
+            conn.execute(
+                "INSERT INTO ledger VALUES (?1, 'h', ?2, NULL, NULL, NULL, 'openai', 'openai_chat',
+                     'm', NULL, 1, 1, 0, 0, 0, 0, 0, NULL, NULL, 200, 0, 0, 0, 0, 0, 0, 0, ?3, 0,
+                     1764806400000, 1, 1764806400000, '2025-12-04')",
+                params![request_id, team, cost],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn a_legacy_database_migrates_and_reads_back_clamped_never_failing() {
+        let mut conn = legacy();
+        assert_eq!(migrate(&mut conn).unwrap(), 1);
+
+        let teams = directory::load(&conn).unwrap().teams;
+        let names: Vec<(&str, &str, Option<i128>)> = teams
+            .iter()
+            .map(|team| (team.id.as_str(), team.name.as_str(), team.budget_pico))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("team_a", "payments", Some(crate::teams::MAX_BUDGET_PICO)),
+                ("team_b", "Payments-team_b", Some(5000)),
+                ("team_c", "search", None),
+            ]
+        );
+
+        let mut rollups = Vec::new();
+        ledger::scan_rollups(&conn, "2025-12-01", "2026-01-01", &mut |row| {
+            rollups.push(row)
+        })
+        .unwrap();
+        rollups.sort_by(|a, b| a.team_id.cmp(&b.team_id));
+        let totals: Vec<(u64, u64, i128)> = rollups
+            .iter()
+            .map(|row| {
+                (
+                    row.totals.calls,
+                    row.totals.charged_calls,
+                    row.totals.cost_pico,
+                )
+            })
+            .collect();
+        assert_eq!(
+            totals,
+            [(2, 1, 2 * crate::ledger::MAX_CALL_COST_PICO), (1, 1, 700)],
+            "the overflowed cost is clamped to what its calls could cost"
+        );
+    }
+
+    #[test]
+    fn names_taken_in_another_case_stay_refused_after_migrating() {
+        let mut conn = legacy();
+        migrate(&mut conn).unwrap();
+        let taken = conn.execute(
+            "INSERT INTO teams (id, name, created_at) VALUES ('team_d', 'SEARCH', 'x')",
+            [],
+        );
+        assert!(taken.is_err());
+    }
 
     #[test]
     fn migrates_once_and_refuses_newer_databases() {
