@@ -15,8 +15,7 @@ use proxy_wasm::types::{Action, LogLevel};
 use trimio_meter::request::{RequestReader, ask_for_stream_usage};
 use trimio_meter::{End, Limits, Meter, Reading, UsageStripper};
 use trimio_wire::{
-    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, DenyReason, Provider, UsageFlags,
-    UsageRecord,
+    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord,
 };
 
 use crate::config::FailureMode;
@@ -345,9 +344,8 @@ impl Context for Call {
                         self.provider
                     ),
                 );
-                if reason != DenyReason::BudgetExhausted {
-                    known_keys::forget(&self.key_hash);
-                }
+                // A key refused for any reason does not pass while failing open either.
+                known_keys::forget(&self.key_hash);
                 self.refuse(Refusal::from(reason), Some(&message));
             }
             None => {
@@ -408,6 +406,11 @@ impl HttpContext for Call {
             // stream may need rewriting on its way back, which compressed bytes would prevent.
             self.set_http_request_header("content-length", None);
             self.set_http_request_header("accept-encoding", None);
+        } else if let Some(accepted) = request_header(self, "accept-encoding") {
+            let narrowed = headers::metered_accept_encoding(&accepted);
+            if narrowed.as_deref() != Some(accepted.as_str()) {
+                self.set_http_request_header("accept-encoding", narrowed.as_deref());
+            }
         }
 
         if self.ask_admission().is_err() {

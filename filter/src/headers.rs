@@ -41,6 +41,24 @@ pub fn label(value: Option<String>) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
+/// The client's `accept-encoding` narrowed to the codings the filter decodes in a small fixed
+/// window (gzip, deflate), so a provider never answers in one that needs megabytes per stream
+/// to read (br's window can be 16 MiB, zstd's more). None when nothing is left: the provider
+/// then answers uncompressed.
+pub fn metered_accept_encoding(value: &str) -> Option<String> {
+    let kept: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|coding| {
+            let name = coding.split(';').next().unwrap_or("").trim();
+            ["gzip", "x-gzip", "deflate", "identity"]
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k))
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
 /// Longest project or user label kept from a request header.
 pub const LABEL_CHARS: usize = 128;
 
@@ -58,6 +76,23 @@ mod tests {
         );
         assert_eq!(label(Some("  ".into())), None);
         assert_eq!(label(None), None);
+    }
+
+    #[test]
+    fn accept_encoding_keeps_the_small_window_codings() {
+        assert_eq!(
+            metered_accept_encoding("gzip, deflate, br").as_deref(),
+            Some("gzip, deflate")
+        );
+        assert_eq!(
+            metered_accept_encoding("br;q=1.0, gzip;q=0.8").as_deref(),
+            Some("gzip;q=0.8")
+        );
+        assert_eq!(metered_accept_encoding("br, zstd"), None);
+        assert_eq!(
+            metered_accept_encoding("identity").as_deref(),
+            Some("identity")
+        );
     }
 
     #[test]

@@ -25,10 +25,15 @@
 //!   It works on plain bytes only: it must not be given a compressed stream.
 //! - A compressed body is decoded as it streams (see the `decode` module for what each coding
 //!   costs in memory). A `br` body may cost up to 16 MiB while it streams, 24 MiB for a moment,
-//!   when its header asks for the largest window. A chunk that decodes to more than
-//!   [`Limits::max_decoded_bytes_per_chunk`] ends the decoding: the rest of the body is not
-//!   read and the reading is flagged `too_large`. Other codings, and codings applied in turn,
-//!   are not read at all.
+//!   when its header asks for the largest window; nothing bounds how many such bodies stream
+//!   at once. A chunk that decodes to more than [`Limits::max_decoded_bytes_per_chunk`] ends
+//!   the decoding: the rest of the body is not read and the reading is flagged `too_large`
+//!   (and, its end unseen, usually `truncated` or `malformed` too). Other codings, and codings
+//!   applied in turn, are not read at all.
+//! - Corruption is caught by gzip's CRC-32 and zlib's Adler-32 only once the stream ends, after
+//!   the bytes were read; raw deflate and br carry no checksum, so a corrupt stream that still
+//!   decodes is read as it decodes. A gzip header's own CRC is not checked, and a zlib stream
+//!   that needs a preset dictionary is refused as corrupt.
 
 mod decode;
 mod estimate;

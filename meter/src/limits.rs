@@ -21,7 +21,8 @@ impl Default for Limits {
             max_event_bytes: 256 * 1024,
             max_json_value_bytes: 64 * 1024,
             // Well above what text compresses to in one network read (16 KiB at 20:1 is 320
-            // KiB), and about 20 ms of inflating natively.
+            // KiB), and a bound on the inflating a chunk can cost: deflate alone reaches
+            // 1032:1, br far more.
             max_decoded_bytes_per_chunk: 8 * 1024 * 1024,
         }
     }

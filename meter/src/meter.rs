@@ -157,7 +157,7 @@ impl Meter {
                         complete: scanner.is_done(),
                     },
                     malformed,
-                    scanner.too_large,
+                    scanner.is_too_large(),
                 )
             }
             Body::Sse(framer) => (Framing::Sse, false, framer.too_large),

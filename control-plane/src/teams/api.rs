@@ -69,8 +69,7 @@ async fn create(
     State(state): State<AppState>,
     Body(request): Body<CreateTeam>,
 ) -> Result<(StatusCode, Json<TeamView>), ApiError> {
-    names::validate("name", &request.name)
-        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    names::validate_team(&request.name).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let budget_pico = request
         .budget_usd
         .as_deref()

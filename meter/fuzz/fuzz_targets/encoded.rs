@@ -27,11 +27,21 @@ fuzz_target!(|data: &[u8]| {
     let (family, limits, end) = (input.family(), input.limits(), input.end());
 
     if input.control & 0x40 == 0 {
-        let whole = read(family, content_type, Some(header), limits, &[input.body], end);
+        let whole = read(
+            family,
+            content_type,
+            Some(header),
+            limits,
+            &[input.body],
+            end,
+        );
         let pieces = input.pieces();
         let cut = read(family, content_type, Some(header), limits, &pieces, end);
         if !whole.flags.malformed && !whole.flags.too_large {
-            assert_eq!(whole, cut, "the reading depends on where the stream was cut");
+            assert_eq!(
+                whole, cut,
+                "the reading depends on where the stream was cut"
+            );
         }
         return;
     }
@@ -43,19 +53,41 @@ fuzz_target!(|data: &[u8]| {
         *byte ^= (input.seed >> 32) as u8 | 1;
     }
     let coded_pieces = cut(&coded, input.seed.rotate_left(17));
-    let decoded = read(family, content_type, Some(header), limits, &coded_pieces, end);
+    let decoded = read(
+        family,
+        content_type,
+        Some(header),
+        limits,
+        &coded_pieces,
+        end,
+    );
     if flip >= coded.len() && !decoded.flags.too_large {
         let plain = read(family, content_type, None, limits, &pieces, end);
-        assert_eq!(decoded, plain, "a compressed body reads unlike the plain one");
+        assert_eq!(
+            decoded, plain,
+            "a compressed body reads unlike the plain one"
+        );
     }
 });
 
 /// The pieces as one stream in the coding, flushed after each piece and then ended.
 fn compress(coding: u64, pieces: &[&[u8]]) -> Vec<u8> {
     match coding {
-        0 => flate(GzEncoder::new(Vec::new(), Compression::fast()), pieces, |e| e.finish()),
-        1 => flate(ZlibEncoder::new(Vec::new(), Compression::fast()), pieces, |e| e.finish()),
-        2 => flate(DeflateEncoder::new(Vec::new(), Compression::fast()), pieces, |e| e.finish()),
+        0 => flate(
+            GzEncoder::new(Vec::new(), Compression::fast()),
+            pieces,
+            |e| e.finish(),
+        ),
+        1 => flate(
+            ZlibEncoder::new(Vec::new(), Compression::fast()),
+            pieces,
+            |e| e.finish(),
+        ),
+        2 => flate(
+            DeflateEncoder::new(Vec::new(), Compression::fast()),
+            pieces,
+            |e| e.finish(),
+        ),
         _ => {
             let encoder = brotli::CompressorWriter::new(Vec::new(), 4096, 4, 18);
             flate(encoder, pieces, |e| Ok(e.into_inner()))

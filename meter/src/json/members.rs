@@ -4,7 +4,9 @@
 //! The body is either one object, whose members are offered, or an array of objects (Gemini's
 //! stream without `alt=sse`), where the members of each element object are offered in turn.
 //! Memory is the current key (at most [`MAX_KEY_BYTES`]) and one captured value (at most the
-//! configured limit); a larger value is skipped and flagged.
+//! configured limit); a larger value is skipped and flagged. A value that turns out malformed
+//! before it ends is not flagged as too large, whatever part of it had arrived: so the flag
+//! does not depend on where the body was cut.
 
 use memchr::memchr2;
 
@@ -46,7 +48,9 @@ pub(crate) struct MemberScanner {
     capture: Option<Vec<u8>>,
     limit: usize,
     /// A wanted value was larger than the limit and was skipped.
-    pub(crate) too_large: bool,
+    too_large: bool,
+    /// The wanted value being read has outgrown the limit.
+    value_too_large: bool,
 }
 
 impl MemberScanner {
@@ -60,6 +64,7 @@ impl MemberScanner {
             capture: None,
             limit,
             too_large: false,
+            value_too_large: false,
         }
     }
 
@@ -71,6 +76,7 @@ impl MemberScanner {
                 Err(Malformed) => {
                     self.state = State::Failed;
                     self.capture = None;
+                    self.value_too_large = false;
                     return;
                 }
             }
@@ -80,6 +86,12 @@ impl MemberScanner {
     /// The body was not JSON of the expected shape; scanning stopped there.
     pub(crate) fn is_malformed(&self) -> bool {
         self.state == State::Failed
+    }
+
+    /// A wanted value was larger than the limit and was skipped (or is being skipped, when the
+    /// body ends inside it).
+    pub(crate) fn is_too_large(&self) -> bool {
+        self.too_large || self.value_too_large
     }
 
     /// The top-level value ended.
@@ -137,6 +149,7 @@ impl MemberScanner {
                     if let Some(captured) = self.capture.take() {
                         sink.member(&self.key, &captured);
                     }
+                    self.too_large |= std::mem::take(&mut self.value_too_large);
                     self.state = State::AfterValue;
                 }
                 return Ok(progress.used);
@@ -231,7 +244,7 @@ impl MemberScanner {
         };
         if captured.len() + bytes.len() > self.limit {
             self.capture = None;
-            self.too_large = true;
+            self.value_too_large = true;
         } else {
             captured.extend_from_slice(bytes);
         }
@@ -294,7 +307,31 @@ mod tests {
     fn skips_a_value_over_the_limit() {
         let (sink, scanner) = scan_split(br#"{"usage":"0123456789","model":"m"}"#, 5, 8);
         assert_eq!(sink.0, vec![("model".to_owned(), "\"m\"".to_owned())]);
-        assert!(scanner.too_large && scanner.is_done());
+        assert!(scanner.is_too_large() && scanner.is_done());
+    }
+
+    #[test]
+    fn a_value_cut_short_by_bad_bytes_is_malformed_not_too_large_at_every_split() {
+        // Found by fuzzing (`json`): the flag depended on whether the value's first bytes came
+        // in an earlier chunk than the bad byte.
+        let body = [&b"{\n  \"usage\":"[..], &[b'2'; 51], b"\xff2\x00\x00\n"].concat();
+        for split in 0..=body.len() {
+            let (_, scanner) = scan_split(&body, split, 48);
+            assert!(scanner.is_malformed(), "split {split}");
+            assert!(!scanner.is_too_large(), "split {split}");
+        }
+    }
+
+    #[test]
+    fn a_body_that_ends_inside_an_oversize_value_is_too_large() {
+        let body = br#"{"usage":"0123456789"#;
+        for split in 0..=body.len() {
+            let (_, scanner) = scan_split(body, split, 8);
+            assert!(
+                scanner.is_too_large() && !scanner.is_done(),
+                "split {split}"
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,13 @@ const INCLUDE_USAGE: &[u8] = br#""include_usage":true"#;
 /// (escapes, duplicate keys), the body is re-serialized whole instead: its key order is kept,
 /// its whitespace is not.
 pub fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
-    let parsed: Value = serde_json::from_slice(body).ok()?;
+    let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
+        // A body serde_json refuses (a lone surrogate escape, nesting past its depth limit)
+        // may still be one the provider accepts: read it as text instead.
+        return needs_usage_textually(body)
+            .then(|| edit_text(body))
+            .flatten();
+    };
     if !parsed.is_object() || !needs_usage(&parsed) {
         return None;
     }
@@ -54,6 +60,31 @@ fn needs_usage(value: &Value) -> bool {
 
 fn asks_for_usage(value: &Value) -> bool {
     streams(value) && value.pointer("/stream_options/include_usage") == Some(&Value::Bool(true))
+}
+
+/// The same question as [`needs_usage`], for a body only the textual reader can read: the
+/// first of duplicate keys is what it sees.
+fn needs_usage_textually(body: &[u8]) -> bool {
+    let Ok(object) = Object::parse(body) else {
+        return false;
+    };
+    let value_of = |text: &[u8], member: Option<&crate::json::Member>| {
+        member
+            .and_then(|m| text.get(m.value.clone()))
+            .map(<[u8]>::to_vec)
+    };
+    let streams =
+        value_of(body, object.get(body, b"stream")).as_deref() == Some(b"true".as_slice());
+    let asked = object.get(body, b"stream_options").is_some_and(|options| {
+        let Some(value) = body.get(options.value.clone()) else {
+            return false;
+        };
+        let Ok(inner) = Object::parse(value) else {
+            return false;
+        };
+        value_of(value, inner.get(value, b"include_usage")).as_deref() == Some(b"true".as_slice())
+    });
+    streams && !asked
 }
 
 /// The edit made as text, leaving every other byte as it was.
@@ -160,5 +191,26 @@ mod tests {
             "stream_options":{"include_usage":false}}"#;
         assert_eq!(reads(body)["stream_options"]["include_usage"], true);
         assert_eq!(ask(r#"{"stream":true,"stream":false}"#), None);
+    }
+
+    #[test]
+    fn bodies_serde_refuses_are_edited_as_text() {
+        let lone = r#"{"model":"m","stream":true,"messages":[{"content":"half \ud83d"}]}"#;
+        assert!(serde_json::from_str::<Value>(lone).is_err());
+        let edited = ask(lone).unwrap();
+        assert!(
+            edited.starts_with(r#"{"stream_options":{"include_usage":true},"#),
+            "{edited}"
+        );
+
+        let deep = format!(
+            r#"{{"stream":true,"tools":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert!(ask(&deep).is_some());
+        let asked = r#"{"stream":true,"stream_options":{"include_usage":true},"x":"\ud83d"}"#;
+        assert_eq!(ask(asked), None);
     }
 }

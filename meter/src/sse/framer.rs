@@ -187,6 +187,7 @@ impl Framer {
 
     fn data(&mut self, bytes: &[u8]) {
         if self.oversize {
+            self.keep_head(bytes);
             self.keep_tail(bytes);
             return;
         }
@@ -199,13 +200,18 @@ impl Framer {
         self.too_large = true;
         let data = std::mem::take(&mut self.data);
         self.head.clear();
-        for part in [data.as_slice(), bytes] {
-            let room = HEAD_BYTES.saturating_sub(self.head.len()).min(part.len());
-            self.head
-                .extend_from_slice(part.get(..room).unwrap_or_default());
-        }
+        self.keep_head(&data);
+        self.keep_head(bytes);
         self.keep_tail(&data);
         self.keep_tail(bytes);
+    }
+
+    /// Keeps the first [`HEAD_BYTES`] of an oversize event's data, however they arrive (a
+    /// limit under that size makes the event oversize before its head is complete).
+    fn keep_head(&mut self, bytes: &[u8]) {
+        let room = HEAD_BYTES.saturating_sub(self.head.len()).min(bytes.len());
+        self.head
+            .extend_from_slice(bytes.get(..room).unwrap_or_default());
     }
 
     fn keep_tail(&mut self, bytes: &[u8]) {
@@ -339,6 +345,19 @@ mod tests {
             ]
         );
         assert!(too_large);
+    }
+
+    #[test]
+    fn an_oversize_head_is_the_same_at_every_split_under_a_small_limit() {
+        // Found by fuzzing (`sse`): with a limit under the head size, the head kept only what
+        // had arrived when the event outgrew the limit.
+        let event = format!("data: {{\"type\":\"{}\"}}\n\n", "y".repeat(200));
+        let whole = frame_with(&[event.as_bytes()], 64).0;
+        assert_eq!(whole, vec![Seen::Oversize(String::new(), 211, 211)]);
+        for split in 0..=event.len() {
+            let (a, b) = event.as_bytes().split_at(split);
+            assert_eq!(frame_with(&[a, b], 64).0, whole, "split {split}");
+        }
     }
 
     #[test]
