@@ -9,6 +9,10 @@ use crate::ledger::loggable_id;
 use crate::money::format_cents;
 use crate::state::Memory;
 
+/// Least a call reserves at admission: 0.01 USD, in pico-dollars. Near the cap it limits the
+/// calls in flight to what the rest of the budget can hold at this price each.
+pub const MIN_RESERVATION_PICO: i128 = 10_000_000_000;
+
 /// Decides one call and, when it is allowed, reserves its estimated cost.
 ///
 /// Unknown and revoked keys are denied. A team with a budget is denied once its spend in the
@@ -65,7 +69,9 @@ pub fn decide(
         key_id: key.id.clone(),
         project: key.project.clone(),
     };
-    let estimate = spend.mean_cost();
+    // A team with no history, or only cheap calls, still reserves something, so a burst of
+    // parallel calls cannot all pass a budget that none of them has been charged to yet.
+    let estimate = spend.mean_cost().max(MIN_RESERVATION_PICO);
     tracing::debug!(
         team = %team.name,
         key.id = %key.id,
