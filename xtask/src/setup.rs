@@ -148,7 +148,10 @@ pub fn test(_parts: &Parts, args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         command.arg("--").args(args);
     }
-    run(&mut command)
+    run(&mut command)?;
+
+    // The accounting again, compiled to wasm and run there (wasm-bindgen-test under Node).
+    run(Command::new("bash").arg(paths::root().join("meter/wasm-test.sh")))
 }
 
 /// The shipped Envoy configurations and the options they are rendered from.
