@@ -6,12 +6,14 @@ mod lenient;
 mod members;
 mod object;
 mod strings;
+mod syntax;
 mod value_end;
 
 pub(crate) use lenient::{count, parse, text};
 pub(crate) use members::{MemberScanner, MemberSink};
 pub(crate) use object::{Member, Object};
 pub(crate) use strings::{first_string, string_chars};
+pub(crate) use syntax::is_json;
 
 /// The bytes are not JSON where JSON was expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::json::Object;
+use crate::json::{Object, is_json};
 
 const STREAM_OPTIONS: &[u8] = br#""stream_options":{"include_usage":true},"#;
 const OPTIONS_VALUE: &[u8] = br#"{"include_usage":true}"#;
@@ -24,8 +24,9 @@ const INCLUDE_USAGE: &[u8] = br#""include_usage":true"#;
 pub fn ask_for_stream_usage(body: &[u8]) -> Option<Vec<u8>> {
     let Ok(parsed) = serde_json::from_slice::<Value>(body) else {
         // A body serde_json refuses (a lone surrogate escape, nesting past its depth limit)
-        // may still be one the provider accepts: read it as text instead.
-        return needs_usage_textually(body)
+        // may still be one the provider accepts: read it as text instead. One that is not JSON
+        // at all is left as it is.
+        return (is_json(body) && needs_usage_textually(body))
             .then(|| edit_text(body))
             .flatten();
     };
@@ -212,5 +213,16 @@ mod tests {
         assert!(ask(&deep).is_some());
         let asked = r#"{"stream":true,"stream_options":{"include_usage":true},"x":"\ud83d"}"#;
         assert_eq!(ask(asked), None);
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_left_alone() {
+        // Found by fuzzing (`request`): the brackets balance in depth only, and the edit made
+        // as text gave a body that was not JSON either.
+        assert_eq!(
+            ask(r#"{"contents": [{"ro": false}}, "stream": true}"#),
+            None
+        );
+        assert_eq!(ask(r#"{"stream":true,"x":[1 2]}"#), None);
     }
 }
