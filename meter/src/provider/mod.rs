@@ -8,6 +8,7 @@
 mod anthropic;
 mod gemini;
 mod observed;
+mod openai;
 mod openai_chat;
 mod openai_responses;
 

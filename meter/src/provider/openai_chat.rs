@@ -14,8 +14,8 @@ use serde_json::Value;
 use trimio_wire::Usage;
 
 use super::observed::{Observed, Report};
-use super::{Framing, contains};
-use crate::json::{count, is_space, parse, trim};
+use super::{Framing, contains, openai};
+use crate::json::{is_space, trim};
 use crate::sse::Event;
 
 /// The members of a chunk that matter; the rest (choices, content) is skipped unparsed.
@@ -76,42 +76,28 @@ impl OpenaiChat {
     }
 
     pub(crate) fn wants(&self, key: &[u8]) -> bool {
-        matches!(key, b"model" | b"usage" | b"service_tier")
+        openai::wants(key)
     }
 
     pub(crate) fn member(&mut self, key: &[u8], value: &[u8]) {
-        let Some(value) = parse(value) else {
-            self.seen.malformed = true;
-            return;
-        };
-        match key {
-            b"model" => self.seen.model(Some(&value)),
-            b"usage" if value.is_object() => self.usage = Some(normalize(&value)),
-            b"service_tier" => self.seen.service_tier(Some(&value)),
-            _ => {}
-        }
+        openai::member(&mut self.seen, &mut self.usage, NAMES, key, value);
     }
 
     pub(crate) fn report(&self, framing: Framing) -> Report {
-        let closed = match framing {
-            Framing::Sse => self.seen.closed,
-            Framing::Json { complete } => complete,
-        };
-        self.seen
-            .report(self.usage.unwrap_or_default(), self.usage.is_some(), closed)
+        openai::report(&self.seen, self.usage, framing)
     }
 }
 
+/// The names Chat Completions gives its totals.
+const NAMES: openai::Names = openai::Names {
+    input: "prompt_tokens",
+    input_details: "prompt_tokens_details",
+    output: "completion_tokens",
+    output_details: "completion_tokens_details",
+};
+
 fn normalize(usage: &Value) -> Usage {
-    let prompt = count(usage, &["prompt_tokens"]).unwrap_or(0);
-    let cached = count(usage, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0);
-    Usage {
-        input: prompt.saturating_sub(cached),
-        cache_read: cached,
-        output: count(usage, &["completion_tokens"]).unwrap_or(0),
-        reasoning: count(usage, &["completion_tokens_details", "reasoning_tokens"]).unwrap_or(0),
-        ..Usage::default()
-    }
+    openai::normalize(usage, NAMES)
 }
 
 /// Whether some `"usage"` key in `data` is followed by an object (not `null`).
@@ -127,6 +113,7 @@ fn usage_object_follows(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::parse;
 
     #[test]
     fn finds_a_usage_object_but_not_a_null() {

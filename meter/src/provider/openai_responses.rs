@@ -18,8 +18,8 @@ use serde_json::Value;
 use trimio_wire::Usage;
 
 use super::observed::{Observed, Report};
-use super::{Framing, contains, kind};
-use crate::json::{count, first_string, is_space, parse};
+use super::{Framing, contains, kind, openai};
+use crate::json::{first_string, is_space};
 use crate::sse::Event;
 
 /// A lifecycle event, with only the members that matter; the rest is skipped unparsed.
@@ -100,42 +100,28 @@ impl OpenaiResponses {
     }
 
     pub(crate) fn wants(&self, key: &[u8]) -> bool {
-        matches!(key, b"model" | b"usage" | b"service_tier")
+        openai::wants(key)
     }
 
     pub(crate) fn member(&mut self, key: &[u8], value: &[u8]) {
-        let Some(value) = parse(value) else {
-            self.seen.malformed = true;
-            return;
-        };
-        match key {
-            b"model" => self.seen.model(Some(&value)),
-            b"usage" if value.is_object() => self.usage = Some(normalize(&value)),
-            b"service_tier" => self.seen.service_tier(Some(&value)),
-            _ => {}
-        }
+        openai::member(&mut self.seen, &mut self.usage, NAMES, key, value);
     }
 
     pub(crate) fn report(&self, framing: Framing) -> Report {
-        let closed = match framing {
-            Framing::Sse => self.seen.closed,
-            Framing::Json { complete } => complete,
-        };
-        self.seen
-            .report(self.usage.unwrap_or_default(), self.usage.is_some(), closed)
+        openai::report(&self.seen, self.usage, framing)
     }
 }
 
+/// The names Responses gives its totals.
+const NAMES: openai::Names = openai::Names {
+    input: "input_tokens",
+    input_details: "input_tokens_details",
+    output: "output_tokens",
+    output_details: "output_tokens_details",
+};
+
 fn normalize(usage: &Value) -> Usage {
-    let input = count(usage, &["input_tokens"]).unwrap_or(0);
-    let cached = count(usage, &["input_tokens_details", "cached_tokens"]).unwrap_or(0);
-    Usage {
-        input: input.saturating_sub(cached),
-        cache_read: cached,
-        output: count(usage, &["output_tokens"]).unwrap_or(0),
-        reasoning: count(usage, &["output_tokens_details", "reasoning_tokens"]).unwrap_or(0),
-        ..Usage::default()
-    }
+    openai::normalize(usage, NAMES)
 }
 
 /// The object value of the last `quoted_key` in `text` whose value parses as an object.
@@ -155,6 +141,7 @@ fn last_object(text: &[u8], quoted_key: &[u8]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::parse;
 
     #[test]
     fn cached_tokens_are_taken_out_of_the_input() {
