@@ -131,7 +131,8 @@ impl Envoy {
                 return false;
             }
         }
-        matches!(self.http.get(format!("{admin}/ready")).send().await, Ok(r) if r.status().is_success())
+        let ready = self.http.get(format!("{admin}/ready")).send().await;
+        matches!(ready, Ok(r) if r.status().is_success())
     }
 
     pub fn url(&self, path: &str) -> String {
