@@ -41,6 +41,13 @@ impl Period {
         Period::containing(OffsetDateTime::now_utc().date())
     }
 
+    /// The month that holds an instant given in milliseconds since the epoch.
+    pub fn at_ms(ms: i64) -> Period {
+        let instant = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Period::containing(instant.date())
+    }
+
     /// Reads `YYYY-MM`.
     pub fn parse_month(text: &str) -> Result<Period, CalendarError> {
         let bad = || CalendarError::BadMonth(text.to_owned());
@@ -119,6 +126,13 @@ pub fn now_timestamp() -> String {
 pub fn now_ms() -> i64 {
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
     i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// An instant in milliseconds since the epoch as an RFC 3339 UTC timestamp.
+pub fn timestamp_of_ms(ms: i64) -> String {
+    let instant = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    timestamp(instant)
 }
 
 fn timestamp(at: OffsetDateTime) -> String {

@@ -9,8 +9,11 @@
 //! admin token in `TRIMIO_ADMIN_TOKEN`; it prints `listening on ADDR` once it accepts requests.
 
 pub mod admission;
+pub mod alerts;
+pub mod budgets;
 pub mod calendar;
 pub mod cli;
+pub mod clock;
 pub mod http;
 pub mod keys;
 pub mod ledger;

@@ -57,12 +57,6 @@ impl Registry {
         teams
     }
 
-    pub fn set_budget(&mut self, team_id: &str, budget_pico: Option<i128>) {
-        if let Some(team) = self.teams.get_mut(team_id) {
-            team.budget_pico = budget_pico;
-        }
-    }
-
     pub fn add_key(&mut self, key: Key) {
         self.key_by_id.insert(key.id.clone(), key.key_hash.clone());
         self.keys.insert(key.key_hash.clone(), key);
@@ -122,7 +116,6 @@ mod tests {
         Team {
             id: id.into(),
             name: name.into(),
-            budget_pico: None,
             created_at: "t".into(),
         }
     }

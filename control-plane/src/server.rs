@@ -6,14 +6,15 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+use crate::alerts::{DeliveryWorker, run_deliveries};
 use crate::cli::Config;
 use crate::http::app;
 use crate::pricing::{DefaultsError, shipped_defaults};
 use crate::state::{AppState, LoadError};
 use crate::store::{SqliteStore, StoreError};
 
-/// How often reservations are expired and the budget period is checked.
-const UPKEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often reservations are expired and budget periods are checked.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The server could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -31,6 +32,8 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot set up the webhook client: {0}")]
+    Http(reqwest::Error),
     #[error("start-up was interrupted: {0}")]
     Interrupted(#[from] tokio::task::JoinError),
 }
@@ -60,7 +63,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             keys = memory.registry.key_count(),
             prices = memory.prices.len(),
             prices.custom = memory.prices.custom_len(),
-            period = %memory.spend.period(),
+            budgets = memory.budgets.all().count(),
+            alert_targets = memory.targets.len(),
             filter_token = config.tokens.filter.is_some(),
             "control plane loaded"
         );
@@ -89,10 +93,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(%addr, "listening");
 
     let upkeep = tokio::spawn(upkeep(state.clone()));
+    let worker = DeliveryWorker::new().map_err(ServeError::Http)?;
+    let deliveries = tokio::spawn(run_deliveries(state.clone(), worker));
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     upkeep.abort();
+    deliveries.abort();
     served.map_err(ServeError::Serve)?;
     tracing::info!("stopped");
     Ok(())

@@ -4,14 +4,17 @@
 //! commits to the store and then updates memory before releasing it, so memory never runs
 //! ahead of the store and two writers never interleave.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use thiserror::Error;
 
-use crate::admission::Reservations;
+use crate::admission::{Estimator, Reservations};
+use crate::alerts::AlertTarget;
+use crate::budgets::{Budget, BudgetBook};
 use crate::calendar::Period;
+use crate::clock::{Clock, SystemClock};
 use crate::pricing::{DefaultsError, PriceEntry, PriceTable, Rates, validate_model};
 use crate::registry::Registry;
 use crate::secret::Secret;
@@ -22,9 +25,61 @@ use crate::store::{Store, StoreError};
 #[derive(Debug)]
 pub struct Memory {
     pub registry: Registry,
+    /// Each team's spend in the calendar month (UTC), budget or not.
     pub spend: Spend,
+    pub budgets: BudgetBook,
     pub reservations: Reservations,
+    pub estimator: Estimator,
+    pub targets: Vec<AlertTarget>,
+    /// Alerts already written, by budget, period start and threshold (0 for a forecast), so
+    /// a batch does not try to write them again.
+    pub alerted: HashSet<(String, i64, u16)>,
     pub prices: PriceTable,
+}
+
+impl Memory {
+    /// Holds `estimate` on `budget_ids` for a call until it settles.
+    pub fn reserve(
+        &mut self,
+        request_id: &str,
+        team_id: &str,
+        budget_ids: Vec<String>,
+        estimate_pico: i128,
+        now: Instant,
+    ) -> bool {
+        let held = budget_ids.clone();
+        match self
+            .reservations
+            .open(request_id, team_id, budget_ids, estimate_pico, now)
+        {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    self.budgets.hold(&old.budget_ids, -old.estimate_pico);
+                }
+                self.budgets.hold(&held, estimate_pico);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Releases what a call held; its estimate, if it held one.
+    pub fn settle(&mut self, request_id: &str) -> Option<i128> {
+        let reservation = self.reservations.settle(request_id)?;
+        self.budgets
+            .hold(&reservation.budget_ids, -reservation.estimate_pico);
+        Some(reservation.estimate_pico)
+    }
+
+    /// Releases reservations whose usage never came. Returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let expired = self.reservations.expire(now);
+        for reservation in &expired {
+            self.budgets
+                .hold(&reservation.budget_ids, -reservation.estimate_pico);
+        }
+        expired.len()
+    }
 }
 
 /// The bearer tokens callers must present.
@@ -56,6 +111,11 @@ struct Shared {
     memory: RwLock<Memory>,
     writes: tokio::sync::Mutex<()>,
     tokens: Tokens,
+    clock: Arc<dyn Clock>,
+    /// Woken when reservations are released, for admissions waiting on them.
+    settled: tokio::sync::Notify,
+    /// Woken when alerts are written, for the delivery worker.
+    alerts: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -64,6 +124,16 @@ impl AppState {
         store: Arc<dyn Store>,
         defaults: BTreeMap<String, (PriceEntry, Rates)>,
         tokens: Tokens,
+    ) -> Result<AppState, LoadError> {
+        AppState::load_with_clock(store, defaults, tokens, Arc::new(SystemClock))
+    }
+
+    /// [`AppState::load`] with a clock of the caller's.
+    pub fn load_with_clock(
+        store: Arc<dyn Store>,
+        defaults: BTreeMap<String, (PriceEntry, Rates)>,
+        tokens: Tokens,
+        clock: Arc<dyn Clock>,
     ) -> Result<AppState, LoadError> {
         let directory = store.load_directory()?;
         let mut prices = PriceTable::with_defaults(defaults);
@@ -77,12 +147,22 @@ impl AppState {
                 ),
             }
         }
-        let spend = load_spend(store.as_ref(), Period::current())?;
+        let now_ms = clock.now_ms();
+        let spend = load_spend(store.as_ref(), Period::at_ms(now_ms))?;
+        let mut budgets = BudgetBook::default();
+        for budget in directory.budgets {
+            let (window, spent) = budget_spend(store.as_ref(), &budget, now_ms)?;
+            budgets.put(budget, window, spent);
+        }
 
         let memory = Memory {
             registry: Registry::new(directory.teams, directory.keys),
             spend,
+            budgets,
             reservations: Reservations::default(),
+            estimator: Estimator::default(),
+            targets: directory.targets,
+            alerted: HashSet::new(),
             prices,
         };
         let shared = Shared {
@@ -90,6 +170,9 @@ impl AppState {
             memory: RwLock::new(memory),
             writes: tokio::sync::Mutex::new(()),
             tokens,
+            clock,
+            settled: tokio::sync::Notify::new(),
+            alerts: tokio::sync::Notify::new(),
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -121,6 +204,31 @@ impl AppState {
         &self.shared.tokens
     }
 
+    /// Milliseconds since the epoch by the state's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.clock.now_ms()
+    }
+
+    /// Wakes admissions waiting for reservations to be released.
+    pub fn notify_settled(&self) {
+        self.shared.settled.notify_waiters();
+    }
+
+    /// Resolves at the next [`AppState::notify_settled`] after it was created and enabled.
+    pub fn settled(&self) -> tokio::sync::futures::Notified<'_> {
+        self.shared.settled.notified()
+    }
+
+    /// Wakes the alert delivery worker.
+    pub fn notify_alerts(&self) {
+        self.shared.alerts.notify_one();
+    }
+
+    /// Resolves when alerts were written since it was last awaited.
+    pub async fn alerts_written(&self) {
+        self.shared.alerts.notified().await;
+    }
+
     /// Runs store work on the blocking pool, off the async runtime.
     pub async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -136,26 +244,66 @@ impl AppState {
             })?
     }
 
-    /// Periodic upkeep: expires reservations and, when the month has turned, reloads spend
-    /// for the new period.
+    /// Periodic upkeep: expires reservations, turns budgets whose period ended and reads
+    /// their spend again, and reloads the teams' monthly spend when the month turns.
     pub async fn upkeep(&self) -> Result<(), StoreError> {
-        let expired = self.memory_mut().reservations.expire(Instant::now());
+        let now_ms = self.now_ms();
+        let expired = {
+            let mut memory = self.memory_mut();
+            let expired = memory.expire(Instant::now());
+            memory.budgets.turn(now_ms);
+            expired
+        };
         if expired > 0 {
             tracing::debug!(expired, "reservations expired without usage");
+            self.notify_settled();
         }
 
-        let period = Period::current();
+        let _writes = self.write_lock().await;
+        let stale: Vec<Budget> = self
+            .memory()
+            .budgets
+            .all()
+            .filter(|state| state.stale)
+            .map(|state| state.budget.clone())
+            .collect();
+        for budget in stale {
+            let (window, spent) = {
+                let budget = budget.clone();
+                self.blocking(move |store| budget_spend(store, &budget, now_ms))
+                    .await?
+            };
+            tracing::info!(budget.id = %budget.id, period = %window, "budget period turned");
+            self.memory_mut().budgets.reload(&budget.id, &window, spent);
+        }
+
+        let period = Period::at_ms(now_ms);
         if self.memory().spend.period() == period {
             return Ok(());
         }
-        let _writes = self.write_lock().await;
         let spend = self
             .blocking(move |store| load_spend(store, period))
             .await?;
         self.memory_mut().spend = spend;
-        tracing::info!(period = %period, "budget period turned; spend reloaded");
+        tracing::info!(period = %period, "month turned; team spend reloaded");
         Ok(())
     }
+}
+
+/// The window of a budget holding `now_ms` and what its calls in it cost, from the ledger.
+pub fn budget_spend(
+    store: &dyn Store,
+    budget: &Budget,
+    now_ms: i64,
+) -> Result<(crate::budgets::Window, i128), StoreError> {
+    let window = budget.rule.window_at(now_ms);
+    let spent = store.spend_between(
+        &budget.team_id,
+        &budget.scope,
+        window.start_ms,
+        window.end_ms,
+    )?;
+    Ok((window, spent))
 }
 
 /// Spend of every team in `period`, summed from the rollups.

@@ -1,11 +1,23 @@
 //! One call through the gateway: admission, credential swap, body inspection, metering, and
 //! the usage record at its end.
 //!
-//! Admission is decided from the request headers alone, so the filter works whether or not
-//! Envoy lets a headers `Pause` reach the body callbacks (`allow_on_headers_stop_iteration`).
-//! The request body is read as it passes and held back only to ask an OpenAI Chat stream for
-//! its usage. The response is never held back, except that a stream whose usage the gateway
-//! asked for is rewritten event by event to the stream the client asked for.
+//! Admission is asked in one of two places. With `admission_reads_body` (Envoy lets a headers
+//! `Pause` reach the body callbacks: `allow_on_headers_stop_iteration`), a request with a body
+//! is held until its body has been read, and admission is asked with the model, the output cap
+//! and the body's size; a body larger than `max_rewrite_body_bytes` is asked for on its size as
+//! soon as it passes the bound. Without it, admission is asked from the request headers, with
+//! `content-length` as the body's size, and the body is read as it passes. Either way the body
+//! is held back until the call is admitted, and held whole only to ask an OpenAI Chat stream
+//! for its usage. A body that ends with trailers ends there: what waited for its end happens
+//! in the trailers callback. The response is never held back, except that a stream whose usage
+//! the gateway asked for is rewritten event by event to the stream the client asked for.
+//!
+//! Known shortcoming: without `allow_on_headers_stop_iteration`, when a body that ends with
+//! trailers has fully arrived before the admission answer, Envoy hands the filter the body and
+//! then the trailers as it resumes the headers; if the filter held the body (an OpenAI Chat
+//! stream), continuing from the trailers sends the provider an empty body (measured on Envoy
+//! 1.40 over HTTP/2). HTTP/1.1 requests carry no trailers through Envoy's default codec, and
+//! JSON API clients send none.
 
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -14,10 +26,9 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 use trimio_meter::request::{RequestReader, ask_for_stream_usage};
 use trimio_meter::{End, Limits, Meter, Reading, UsageStripper};
-use trimio_wire::{
-    ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord,
-};
+use trimio_wire::{ADMIT_PATH, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord};
 
+use crate::admission::{self, Facts};
 use crate::config::FailureMode;
 use crate::deny::{self, Refusal};
 use crate::headers::{self, label, request_header, response_header};
@@ -36,8 +47,10 @@ const REQUEST_PEEK_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Admission {
-    /// Not asked yet (headers not seen) or asked and waiting.
-    Pending,
+    /// Not asked yet: the headers are not seen, or the body is being read first.
+    Unasked,
+    /// Asked; the control plane's answer is awaited.
+    Asking,
     Allowed,
     /// Answered locally; nothing goes upstream and no record is made.
     Refused,
@@ -53,6 +66,12 @@ pub struct Call {
     project: Option<String>,
     user: Option<String>,
     admission: Admission,
+    /// The model the request path names (Gemini), for admission.
+    path_model: Option<String>,
+    /// The request's `content-length`, when it declares one.
+    content_length: Option<u64>,
+    /// Request body bytes as the client sent them, counted as they arrive, before any rewrite.
+    request_bytes: u64,
     /// The whole request body is needed before it goes upstream (OpenAI Chat usage).
     hold_body: bool,
     /// Part of the body is held in Envoy's buffer, waiting for the rest: resuming now would
@@ -83,7 +102,10 @@ impl Call {
             key_hash: String::new(),
             project: None,
             user: None,
-            admission: Admission::Pending,
+            admission: Admission::Unasked,
+            path_model: None,
+            content_length: None,
+            request_bytes: 0,
             hold_body: false,
             body_holding: false,
             body_fed: 0,
@@ -116,16 +138,34 @@ impl Call {
         self.send_http_response(reply.status, headers, Some(&reply.body));
     }
 
-    fn ask_admission(&mut self) -> Result<(), ()> {
-        let request = AdmitRequest {
-            request_id: self.request_id.clone(),
-            key_hash: self.key_hash.clone(),
-            provider: self.provider,
-            family: self.family,
+    /// Asks the control plane whether the call may go, telling it the body's size; when the
+    /// question cannot be sent, the failure mode decides at once. `resume` as for `allow`.
+    fn ask(&mut self, prompt_bytes: Option<u64>, resume: bool) {
+        self.admission = Admission::Asking;
+        if self.ask_admission(prompt_bytes).is_err() {
+            self.admission_unavailable(resume);
+        }
+    }
+
+    fn ask_admission(&mut self, prompt_bytes: Option<u64>) -> Result<(), ()> {
+        let read = self.request.facts();
+        let facts = Facts {
+            model: read.model.or_else(|| self.path_model.clone()),
+            prompt_bytes,
+            max_tokens: read.max_tokens,
+            project: self.project.clone(),
         };
-        let body = serde_json::to_vec(&request).map_err(|_| ())?;
         let settings = &self.shared.settings;
         let control_plane = &settings.config.control_plane;
+        let request = admission::request(
+            &self.request_id,
+            &self.key_hash,
+            self.provider,
+            self.family,
+            facts,
+            control_plane.timeout_ms,
+        );
+        let body = serde_json::to_vec(&request).map_err(|_| ())?;
         let bearer = settings
             .filter_token
             .as_ref()
@@ -241,6 +281,22 @@ impl Call {
         Some(rewritten.len())
     }
 
+    /// The whole body is here (its last chunk, or trailers after it): rewrite it if its usage is
+    /// to be asked for, and ask admission if it waited for the body.
+    fn body_complete(&mut self) {
+        self.body_holding = false;
+        if self.hold_body
+            && let Some(rewritten) = self.ask_for_usage(self.body_buffered)
+        {
+            self.body_buffered = rewritten;
+        }
+        // Envoy may run the trailers callback again as it resumes; the body is done with.
+        self.hold_body = false;
+        if self.admission == Admission::Unasked {
+            self.ask(Some(self.request_bytes), false);
+        }
+    }
+
     /// Lets the buffered body go on once the call is admitted; holds it until then.
     fn pass_body(&mut self) -> Action {
         if self.admission == Admission::Allowed {
@@ -311,13 +367,14 @@ impl Call {
             flags: reading.flags,
             started_at_ms: self.started_at_ms,
             duration_ms: self.now_ms().saturating_sub(self.started_at_ms),
+            request_bytes: self.request_bytes,
         }
     }
 }
 
 impl Context for Call {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
-        if self.admission != Admission::Pending {
+        if self.admission != Admission::Asking {
             return;
         }
         let status = headers::call_response_header(self, ":status");
@@ -394,9 +451,13 @@ impl HttpContext for Call {
         self.set_http_request_header(PROJECT_HEADER, None);
         self.set_http_request_header(USER_HEADER, None);
 
-        let too_large = request_header(self, "content-length")
-            .and_then(|l| l.parse::<usize>().ok())
-            .is_some_and(|l| l > self.shared.settings.config.max_rewrite_body_bytes);
+        self.path_model = admission::path_model(self.family, &path);
+        self.content_length = request_header(self, "content-length").and_then(|l| l.parse().ok());
+        let config = &self.shared.settings.config;
+        let too_large = self
+            .content_length
+            .is_some_and(|l| l > config.max_rewrite_body_bytes as u64);
+        let reads_body = config.admission_reads_body && !end_of_stream && !too_large;
         self.hold_body = self.family == ApiFamily::OpenaiChat
             && method == "POST"
             && !end_of_stream
@@ -413,41 +474,67 @@ impl HttpContext for Call {
             }
         }
 
-        if self.ask_admission().is_err() {
-            self.admission_unavailable(false);
-            if self.admission == Admission::Allowed && !self.hold_body {
-                return Action::Continue;
-            }
+        if reads_body {
+            // The body callbacks run while the headers wait; admission is asked from there.
+            return Action::Pause;
         }
-        Action::Pause
+        let prompt_bytes = if end_of_stream {
+            Some(0)
+        } else {
+            self.content_length
+        };
+        self.ask(prompt_bytes, false);
+        // A call admitted at once goes on; a body it needs whole is held in the body callbacks.
+        if self.admission == Admission::Allowed {
+            Action::Continue
+        } else {
+            Action::Pause
+        }
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if self.admission == Admission::Refused {
             return Action::Pause;
         }
+        // Envoy hands over what it holds for this filter: the new bytes are those past what it
+        // held at the last callback (nothing, if that callback let the body go on).
+        self.request_bytes += body_size.saturating_sub(self.body_buffered) as u64;
         self.body_buffered = body_size;
+        let waits_for_body = self.admission == Admission::Unasked;
 
-        if self.hold_body {
-            let max = self.shared.settings.config.max_rewrite_body_bytes;
-            if body_size > max {
-                // Too large to hold: let it pass unchanged; the output will be estimated.
-                self.hold_body = false;
-                self.body_holding = false;
-            } else if !end_of_stream {
-                self.body_holding = true;
-                return Action::Pause;
-            } else {
-                self.body_holding = false;
-                self.read_new_body(body_size, usize::MAX);
-                if let Some(rewritten) = self.ask_for_usage(body_size) {
-                    self.body_buffered = rewritten;
-                }
-                return self.pass_body();
+        let max = self.shared.settings.config.max_rewrite_body_bytes;
+        if body_size > max {
+            // Too large to hold whole: an OpenAI Chat body passes unchanged (its output will be
+            // estimated), and an admission that waited for the whole body is asked on its size.
+            self.hold_body = false;
+            self.body_holding = false;
+            if waits_for_body {
+                self.read_new_body(body_size, max);
+                let size = self.request_bytes.max(self.content_length.unwrap_or(0));
+                self.ask(Some(size), false);
             }
+        } else if self.hold_body || waits_for_body {
+            self.read_new_body(body_size, usize::MAX);
+            if !end_of_stream {
+                self.body_holding = self.hold_body;
+                return Action::Pause;
+            }
+            self.body_complete();
+            return self.pass_body();
         }
 
         self.read_new_body(body_size, REQUEST_PEEK_BYTES);
+        self.pass_body()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if self.admission == Admission::Refused {
+            return Action::Pause;
+        }
+        // The body ended without an end-of-stream chunk; it is complete now.
+        if self.hold_body || self.admission == Admission::Unasked {
+            self.body_complete();
+        }
         self.pass_body()
     }
 

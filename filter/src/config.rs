@@ -28,10 +28,19 @@ pub struct PluginConfig {
     /// Most records in one delivery.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    /// Largest request body buffered to ask an OpenAI Chat stream for its usage; a larger
-    /// body passes unchanged and its call's output is estimated.
+    /// Largest request body held in Envoy's buffer: to ask an OpenAI Chat stream for its usage
+    /// (a larger body passes unchanged and its call's output is estimated), or to read before
+    /// asking admission (a larger body is admitted on its size alone).
     #[serde(default = "default_max_rewrite_body_bytes")]
     pub max_rewrite_body_bytes: usize,
+    /// Ask admission once the request body is read, with the model, the output cap and the
+    /// body's size, rather than from the headers alone. Needs Envoy's
+    /// `allow_on_headers_stop_iteration: true` (Envoy 1.35 and later), which lets the body
+    /// callbacks run while the headers wait; without it Envoy holds the body until the headers
+    /// go on, so a request with a body would wait for Envoy's stream idle timeout. False asks
+    /// at the headers, with the body's size from `content-length` only.
+    #[serde(default)]
+    pub admission_reads_body: bool,
     /// While the control plane cannot answer, failing open admits only keys it admitted within
     /// this many seconds; other keys get the provider's overloaded error.
     #[serde(default = "default_fail_open_key_ttl_s")]
@@ -49,7 +58,8 @@ pub struct ControlPlane {
     /// `:authority` sent to the control plane.
     #[serde(default = "default_authority")]
     pub authority: String,
-    /// Admission timeout in milliseconds; past it, `failure_mode` decides.
+    /// Admission timeout in milliseconds; past it, `failure_mode` decides. The control plane
+    /// is told it may hold its answer for two thirds of it.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Environment variable holding the token the control plane requires on its filter
@@ -102,7 +112,7 @@ fn default_authority() -> String {
     "trimio-control-plane".to_owned()
 }
 fn default_timeout_ms() -> u64 {
-    1000
+    3000
 }
 
 /// A configuration that cannot be used, with the field at fault.
@@ -259,6 +269,8 @@ mod tests {
         );
         assert_eq!(settings.credential(Provider::Openai), None);
         assert_eq!(settings.config.failure_mode, FailureMode::Open);
+        assert_eq!(settings.config.control_plane.timeout_ms, 3000);
+        assert!(!settings.config.admission_reads_body);
         assert!(!format!("{settings:?}").contains("sk-ant-real"));
     }
 

@@ -1,5 +1,21 @@
 //! Local replies in each provider's own error shape, so a coding tool shows the message and
 //! reacts as it would to the provider itself: re-authenticate, or stop without retrying.
+//!
+//! What the clients do with an out-of-budget reply, read from their sources:
+//! - The Stainless-generated SDKs (Anthropic and OpenAI, Python and TypeScript) obey
+//!   `x-should-retry` before anything else; without it they retry 408, 409, 429 and 5xx, and
+//!   nothing else.
+//! - Claude Code's own retry loop also obeys `x-should-retry: false` for every 4xx and never
+//!   retries a 400. It shows a fixed "Credit balance is too low" in place of any error whose
+//!   message contains "Your credit balance is too low", so that phrase would hide the team's
+//!   message; any other 400 is shown as `API Error: 400` with the body.
+//! - Codex does not retry a 429 at the HTTP level; a 429 whose `error.type` is neither
+//!   `usage_limit_reached` nor `usage_not_included` ends the turn, not retried, as "exceeded
+//!   retry limit, last status: 429" (it does not show the body's message).
+//! - Gemini CLI retries a 429 (up to 10 attempts, 5 to 30 seconds apart) unless its details
+//!   name a daily quota, a retry delay over five minutes, or one of a few Google reasons; an
+//!   `ErrorInfo` of another domain does not stop it. It does not retry 400, 402 or 403. The
+//!   Google GenAI Python SDK retries nothing unless asked to, and then 408, 429 and 5xx.
 
 use serde_json::json;
 use trimio_wire::{DenyReason, Provider};
@@ -64,7 +80,7 @@ pub fn reply(provider: Provider, refusal: Refusal, message: Option<&str>) -> Rep
         Provider::Gemini => gemini(refusal, &text),
     };
     let mut headers = vec![("content-type", "application/json".to_owned())];
-    // OpenAI's SDKs honour this header before their status-based retry rules.
+    // The Anthropic and OpenAI SDKs and Claude Code obey this header before their status rules.
     let retry = matches!(refusal, Refusal::Unavailable);
     headers.push(("x-should-retry", retry.to_string()));
     headers.push((DENIED_HEADER, refusal.label().to_owned()));
@@ -87,8 +103,10 @@ fn default_message(refusal: Refusal) -> &'static str {
     }
 }
 
-/// Anthropic: 401 `authentication_error`; out of credit is 400 `invalid_request_error`
-/// ("credit balance is too low"), which Claude Code shows and does not retry.
+/// Anthropic: 401 `authentication_error`; out of credit is 400 `invalid_request_error`, which
+/// no Anthropic client retries. The message leaves out Anthropic's own wording ("Your credit
+/// balance is too low"): Claude Code would show its fixed text and a link to Anthropic's
+/// billing page in place of the team's message.
 fn anthropic(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
     let (status, kind) = match refusal {
         Refusal::Unauthenticated | Refusal::ConflictingKeys => (401, "authentication_error"),
@@ -97,7 +115,7 @@ fn anthropic(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
         Refusal::ProviderNotConfigured => (403, "permission_error"),
     };
     let message = match refusal {
-        Refusal::OutOfBudget => format!("Your credit balance is too low: {text}"),
+        Refusal::OutOfBudget => format!("Budget exhausted: {text}"),
         _ => text.to_owned(),
     };
     (
@@ -106,8 +124,8 @@ fn anthropic(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
     )
 }
 
-/// OpenAI: 401 `invalid_api_key`; out of credit is 429 `insufficient_quota`, which Codex CLI
-/// and the OpenAI SDKs treat as final (the SDKs also read `x-should-retry: false`).
+/// OpenAI: 401 `invalid_api_key`; out of credit is 429 `insufficient_quota`. The SDKs would
+/// retry a 429 but for `x-should-retry: false`; Codex ends the turn on it without a retry.
 fn openai(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
     let (status, kind, code) = match refusal {
         Refusal::Unauthenticated | Refusal::ConflictingKeys => {
@@ -125,14 +143,16 @@ fn openai(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
     (status, json!({ "error": error }))
 }
 
-/// Gemini: an invalid key is 400 `INVALID_ARGUMENT` with reason `API_KEY_INVALID`; spent
-/// credit is 429 `RESOURCE_EXHAUSTED`.
+/// Gemini: an invalid key is 400 `INVALID_ARGUMENT` with reason `API_KEY_INVALID`; depleted
+/// prepaid credit is 402 with status `RESOURCE_EXHAUSTED` (Gemini answered 429 before, which
+/// Gemini CLI and the GenAI SDKs' retry options treat as a rate limit and retry; 402 they do
+/// not retry).
 fn gemini(refusal: Refusal, text: &str) -> (u32, serde_json::Value) {
     let (status, kind, reason) = match refusal {
         Refusal::Unauthenticated | Refusal::ConflictingKeys => {
             (400, "INVALID_ARGUMENT", "API_KEY_INVALID")
         }
-        Refusal::OutOfBudget => (429, "RESOURCE_EXHAUSTED", "BUDGET_EXHAUSTED"),
+        Refusal::OutOfBudget => (402, "RESOURCE_EXHAUSTED", "BUDGET_EXHAUSTED"),
         Refusal::Unavailable => (503, "UNAVAILABLE", "SERVICE_UNAVAILABLE"),
         Refusal::ProviderNotConfigured => (403, "PERMISSION_DENIED", "PROVIDER_NOT_CONFIGURED"),
     };
@@ -171,7 +191,9 @@ mod tests {
             .as_str()
             .unwrap()
             .to_owned();
-        assert!(message.contains("credit balance is too low") && message.contains("team \"a\""));
+        assert!(message.contains("team \"a\""), "{message}");
+        // Claude Code would put its own text in place of a message with Anthropic's wording.
+        assert!(!message.contains("Your credit balance is too low"));
     }
 
     #[test]
@@ -202,7 +224,8 @@ mod tests {
         let spent = reply(Provider::Gemini, Refusal::OutOfBudget, Some("spent"));
         assert_eq!(
             (spent.status, body(&spent)["error"]["status"].clone()),
-            (429, "RESOURCE_EXHAUSTED".into())
+            (402, "RESOURCE_EXHAUSTED".into())
         );
+        assert_eq!(body(&spent)["error"]["code"], 402);
     }
 }

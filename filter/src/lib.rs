@@ -4,6 +4,7 @@
 //! provider credential, reads the provider's usage from the response as it passes, and
 //! queues one usage record per forwarded call for delivery in batches.
 
+mod admission;
 mod call;
 mod config;
 mod deny;

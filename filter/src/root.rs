@@ -192,8 +192,11 @@ impl RootContext for Root {
         log(
             LogLevel::Info,
             &format!(
-                "trimio: configured: control_plane.cluster={} failure_mode={:?}",
-                settings.config.control_plane.cluster, settings.config.failure_mode
+                "trimio: configured: control_plane.cluster={} failure_mode={:?} \
+                 admission_reads_body={}",
+                settings.config.control_plane.cluster,
+                settings.config.failure_mode,
+                settings.config.admission_reads_body
             ),
         );
         self.shared = Some(Rc::new(Shared::new(

@@ -30,7 +30,8 @@ pub struct EnvoyOptions {
     /// `open` or `closed`.
     pub failure_mode: String,
     pub flush_interval_ms: u64,
-    /// Whether a headers `Pause` lets the body callbacks run (Envoy ≥ 1.35).
+    /// Whether a headers `Pause` lets the body callbacks run (Envoy ≥ 1.35). The filter reads
+    /// the request body before asking admission (`admission_reads_body`) exactly when it does.
     pub allow_on_headers_stop_iteration: bool,
 }
 
@@ -119,11 +120,16 @@ const PROVIDERS: [ProviderRoute; 3] = [
 
 /// The plugin configuration handed to the filter, as JSON.
 pub fn plugin_config(options: &EnvoyOptions) -> String {
+    plugin_config_value(options).to_string()
+}
+
+/// The plugin configuration as a JSON value, for tests that change a field of it.
+pub fn plugin_config_value(options: &EnvoyOptions) -> serde_json::Value {
     serde_json::json!({
         "control_plane": {
             "cluster": "trimio_control_plane",
             "authority": "trimio-control-plane",
-            "timeout_ms": 1000,
+            "timeout_ms": 3000,
             "token_env": "TRIMIO_FILTER_TOKEN",
         },
         "providers": {
@@ -133,8 +139,10 @@ pub fn plugin_config(options: &EnvoyOptions) -> String {
         },
         "failure_mode": options.failure_mode,
         "flush_interval_ms": options.flush_interval_ms,
+        // Without `allow_on_headers_stop_iteration` Envoy would hold the body of a request
+        // whose headers wait, so admission must be asked from the headers.
+        "admission_reads_body": options.allow_on_headers_stop_iteration,
     })
-    .to_string()
 }
 
 /// Renders the whole Envoy bootstrap as YAML.
@@ -215,7 +223,8 @@ static_resources:
                 name: trimio
                 root_id: trimio
                 # A headers Pause stays a plain stop-iteration, so the body callbacks run
-                # while admission is pending (Envoy >= 1.35).
+                # while admission is pending (Envoy >= 1.35); the filter reads the body before
+                # it asks admission exactly when this is true (`admission_reads_body`).
                 allow_on_headers_stop_iteration: {allow}
                 # A crashed VM is replaced; calls are never forwarded unmetered.
                 failure_policy: FAIL_RELOAD

@@ -14,6 +14,24 @@ pub struct AdmitRequest {
     pub key_hash: String,
     pub provider: Provider,
     pub family: ApiFamily,
+    /// The model the request body names, when the filter read it before asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Size of the request body in bytes (read, or from `content-length`): the prompt the
+    /// estimate prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_bytes: Option<u64>,
+    /// The request's cap on output tokens (`max_tokens` and its kin), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Project named by the client (`x-trimio-project`); a key bound to a project overrides
+    /// it. Decides which project budget applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Longest the control plane may hold the answer while calls in flight hold the rest of
+    /// a budget, in milliseconds; absent or 0 answers at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
 }
 
 /// The control plane's answer.

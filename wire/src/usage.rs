@@ -94,6 +94,10 @@ pub struct UsageRecord {
     pub started_at_ms: u64,
     /// From request headers to the end of the response, in milliseconds.
     pub duration_ms: u64,
+    /// Size of the request body as the client sent it, in bytes: what the control plane
+    /// learns a team's prompt cost per byte from, to estimate later calls.
+    #[serde(default)]
+    pub request_bytes: u64,
 }
 
 /// A batch of records from one gateway.

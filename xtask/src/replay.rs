@@ -18,6 +18,9 @@ pub struct Args {
     /// The team's monthly budget in USD (none: unlimited).
     #[arg(long)]
     budget_usd: Option<String>,
+    /// Put the team's budget in strict mode: every call reserves its worst case.
+    #[arg(long, requires = "budget_usd")]
+    strict: bool,
     /// Calls in flight at once.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
@@ -44,6 +47,25 @@ async fn replay(stack: &Stack, exchanges: &[Exchange], args: &Args) -> Result<()
     let (team_id, key) = stack
         .team_with_key("replay", args.budget_usd.as_deref())
         .await?;
+    if args.strict {
+        let admin = &stack.control_plane.admin;
+        let (_, budgets) = admin
+            .send(reqwest::Method::GET, "/v1/admin/budgets?team=replay", None)
+            .await?;
+        let id = budgets["budgets"][0]["id"]
+            .as_str()
+            .ok_or_else(|| format!("the team has no budget: {budgets}"))?;
+        let (status, answer) = admin
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/v1/admin/budgets/{id}"),
+                Some(json!({"strict": true})),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("cannot make the budget strict: {status} {answer}"));
+        }
+    }
     stack.load_prices(exchanges).await?;
 
     let jobs: Vec<&Exchange> = exchanges
@@ -85,9 +107,15 @@ async fn replay(stack: &Stack, exchanges: &[Exchange], args: &Args) -> Result<()
         })
         .map(|row| row["cost_usd"].clone())
         .unwrap_or(json!("0"));
+    let spend_percent = args
+        .budget_usd
+        .as_deref()
+        .and_then(|budget| percent_of(spend.as_str().unwrap_or("0"), budget));
     let summary = json!({"summary": {
         "calls": calls, "allowed": allowed, "denied": denied,
         "spend_usd": spend, "budget_usd": args.budget_usd,
+        "spend_percent": spend_percent, "strict": args.strict,
+        "estimates": report["estimates"],
     }});
     println!("{summary}");
     Ok(())
@@ -137,4 +165,37 @@ async fn describe(stack: &Stack, exchange: &Exchange, outcome: &Outcome) -> Valu
         line["matches_expect"] = json!(trimio_e2e::expect::check(expect, &record).is_ok());
     }
     line
+}
+
+/// `spend / budget` in percent with two decimals, from decimal USD strings; integer math.
+fn percent_of(spend: &str, budget: &str) -> Option<String> {
+    let (spend, budget) = (micro_usd(spend)?, micro_usd(budget)?);
+    if budget == 0 {
+        return None;
+    }
+    let hundredths = spend * 10_000 / budget;
+    Some(format!("{}.{:02}", hundredths / 100, hundredths % 100))
+}
+
+/// A decimal USD string in millionths of a dollar (digits past the sixth dropped).
+fn micro_usd(text: &str) -> Option<i128> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let mut digits: String = fraction.chars().take(6).collect();
+    while digits.len() < 6 {
+        digits.push('0');
+    }
+    Some(whole.parse::<i128>().ok()? * 1_000_000 + digits.parse::<i128>().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percents_from_decimal_strings() {
+        assert_eq!(percent_of("0.991926", "1").as_deref(), Some("99.19"));
+        assert_eq!(percent_of("1.02", "1.00").as_deref(), Some("102.00"));
+        assert_eq!(percent_of("0", "0"), None);
+        assert_eq!(percent_of("x", "1"), None);
+    }
 }

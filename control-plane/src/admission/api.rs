@@ -1,16 +1,21 @@
 //! `POST /v1/filter/admit`: always 200 with a decision.
+//!
+//! A call that fits once calls in flight settle is held until they do, at most the
+//! `wait_ms` the filter allows (and never more than [`MAX_WAIT`]), then denied.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use trimio_wire::{ADMIT_PATH, AdmitRequest, AdmitResponse};
 
-use crate::admission::decide;
-use crate::calendar::Period;
+use crate::admission::{Decision, decide};
 use crate::http::{ApiError, Body};
 use crate::state::AppState;
+
+/// Longest an admission is held, whatever the filter allows.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(ADMIT_PATH, post(admit))
@@ -20,7 +25,36 @@ async fn admit(
     State(state): State<AppState>,
     Body(request): Body<AdmitRequest>,
 ) -> Result<Json<AdmitResponse>, ApiError> {
-    let period = Period::current();
-    let decision = decide(&mut state.memory_mut(), &request, Instant::now(), period);
-    Ok(Json(decision))
+    let wait = Duration::from_millis(request.wait_ms.unwrap_or(0)).min(MAX_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before deciding, so a release between the decision and the wait is
+        // not missed.
+        let settled = state.settled();
+        tokio::pin!(settled);
+        settled.as_mut().enable();
+
+        let decision = decide(
+            &mut state.memory_mut(),
+            &request,
+            Instant::now(),
+            state.now_ms(),
+        );
+        match decision {
+            Decision::Allow(answer) | Decision::Deny(answer) => return Ok(Json(answer)),
+            Decision::Wait { deny } => {
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::info!(
+                        reason = "budget_held_in_flight",
+                        "call denied: calls in flight still hold the rest of the budget"
+                    );
+                    return Ok(Json(deny));
+                }
+                tokio::select! {
+                    () = &mut settled => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
+            }
+        }
+    }
 }

@@ -2,8 +2,10 @@
 
 mod api;
 mod decide;
+mod estimate;
 mod reservations;
 
 pub use api::routes;
-pub use decide::decide;
-pub use reservations::{RESERVATION_TTL, Reservations};
+pub use decide::{Decision, decide};
+pub use estimate::{CallFacts, Estimator, Sample};
+pub use reservations::{RESERVATION_TTL, Reservation, Reservations};

@@ -13,7 +13,7 @@ use axum::middleware;
 use axum::routing::get;
 
 use crate::state::AppState;
-use crate::{admission, keys, ledger, pricing, reports, teams};
+use crate::{admission, alerts, budgets, keys, ledger, pricing, reports, teams};
 
 /// Largest request body accepted: a usage batch of many thousand records.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -33,6 +33,9 @@ pub fn app(state: AppState) -> Router {
         .merge(pricing::routes())
         .merge(ledger::admin_routes())
         .merge(reports::routes())
+        .merge(reports::forecast_routes())
+        .merge(budgets::routes())
+        .merge(alerts::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,

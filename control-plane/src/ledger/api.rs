@@ -60,6 +60,10 @@ struct CallView {
     streamed: bool,
     started_at_ms: u64,
     duration_ms: u64,
+    /// Size of the request body the client sent.
+    request_bytes: u64,
+    /// What admission reserved for the call; `None` when it held no reservation.
+    reserved_usd: Option<String>,
 }
 
 async fn call(
@@ -105,5 +109,7 @@ fn view(row: LedgerRow, team: Option<String>) -> CallView {
         streamed: row.streamed,
         started_at_ms: row.started_at_ms,
         duration_ms: row.duration_ms,
+        request_bytes: row.request_bytes,
+        reserved_usd: row.reserved_pico.map(|pico| format_usd(pico.into())),
     }
 }

@@ -8,15 +8,23 @@
 
 use trimio_wire::UsageAck;
 
-use crate::calendar::now_ms;
+use crate::admission::Sample;
+use crate::alerts::{self, NewAlert};
+use crate::budgets::CallCost;
+use crate::calendar::timestamp_of_ms;
 use crate::ledger::delivery::{Delivery, Rejected};
 use crate::ledger::record::{LedgerRow, loggable_id};
+use crate::pricing::PriceTable;
+use crate::random;
 use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Stores the records of a batch that can be stored and returns how many were new, how many
 /// were already held and how many were rejected. Fails only when the store does; then
 /// nothing in the batch was stored.
+///
+/// The alerts the new calls raise are written in the same transaction, then memory (spend,
+/// budgets, reservations, the estimator) is brought in step.
 pub async fn ingest(
     state: &AppState,
     delivery: impl Into<Delivery>,
@@ -31,28 +39,57 @@ pub async fn ingest(
     }
 
     let _writes = state.write_lock().await;
-    let (rows, rejected) = build_rows(state, entries);
-    let (rows, new) = state
+    state.memory_mut().budgets.turn(state.now_ms());
+    let (rows, samples, rejected) = build_rows(state, entries);
+    let planner = state.clone();
+    let (rows, new, alerts) = state
         .blocking(move |store| {
-            let new = store.record_usage(&rows)?;
-            Ok((rows, new))
+            let mut alerts = Vec::new();
+            let new = store.record_usage(&rows, &mut |new| {
+                alerts = plan_alerts(&planner, &rows, new);
+                alerts.clone()
+            })?;
+            Ok((rows, new, alerts))
         })
         .await?;
 
     let mut memory = state.memory_mut();
     for rejected in &rejected {
-        memory.reservations.settle(&rejected.request_id);
+        memory.settle(&rejected.request_id);
     }
     let mut accepted: u32 = 0;
-    for (row, new) in rows.iter().zip(new) {
-        memory.reservations.settle(&row.request_id);
+    for ((row, new), sample) in rows.iter().zip(new).zip(samples) {
+        memory.settle(&row.request_id);
         if !new {
             continue;
         }
         accepted = accepted.saturating_add(1);
         memory.spend.add_call(row);
+        if let Some(call) = call_cost(row) {
+            memory.budgets.add_call(&call);
+        }
+        if let (Some(team_id), Some(sample)) = (&row.team_id, sample) {
+            let model = row.request_model.as_deref().or(row.model.as_deref());
+            memory.estimator.learn(team_id, model, sample);
+        }
         warn_unattributed(row);
     }
+    let alerts_written = !alerts.is_empty();
+    for alert in alerts {
+        let start_ms = memory
+            .budgets
+            .get(&alert.budget_id)
+            .map_or(0, |state| state.window.start_ms);
+        memory
+            .alerted
+            .insert((alert.budget_id, start_ms, alert.kind.threshold()));
+    }
+    drop(memory);
+    state.notify_settled();
+    if alerts_written {
+        state.notify_alerts();
+    }
+
     let duplicates = count(rows.len()).saturating_sub(accepted);
     let rejected = count(rejected.len());
     tracing::debug!(accepted, duplicates, rejected, "usage batch stored");
@@ -63,15 +100,85 @@ pub async fn ingest(
     })
 }
 
+/// A stored call as budgets count it; `None` without a team or a cost.
+fn call_cost(row: &LedgerRow) -> Option<CallCost> {
+    let team_id = row.team_id.clone()?;
+    let cost_pico = i128::from(row.cost_pico.filter(|cost| *cost > 0)?);
+    Some(CallCost {
+        team_id,
+        project: row.project.clone(),
+        key_id: row.key_id.clone(),
+        started_at_ms: i64::try_from(row.started_at_ms).unwrap_or(i64::MAX),
+        cost_pico,
+    })
+}
+
+/// The alerts the new calls among `rows` raise, from the budgets in memory (not yet moved
+/// by these calls: writers are serialized).
+fn plan_alerts(state: &AppState, rows: &[LedgerRow], new: &[bool]) -> Vec<NewAlert> {
+    let calls: Vec<CallCost> = rows
+        .iter()
+        .zip(new)
+        .filter(|(_, new)| **new)
+        .filter_map(|(row, _)| call_cost(row))
+        .collect();
+    if calls.is_empty() {
+        return Vec::new();
+    }
+    let memory = state.memory();
+    let crossings = memory.budgets.preview(&calls);
+    if crossings.is_empty() {
+        return Vec::new();
+    }
+    let names = |team_id: &str, key_id: Option<&str>| {
+        let team = memory
+            .registry
+            .team(team_id)
+            .map_or_else(|| team_id.to_owned(), |team| team.name.clone());
+        let key = key_id
+            .and_then(|id| memory.registry.key(id))
+            .map(|key| key.name.clone());
+        (team, key)
+    };
+    let mut id = || match random::id("alt") {
+        Ok(id) => Some(id),
+        Err(error) => {
+            tracing::error!(%error, "cannot make an alert id; the alert is not written");
+            None
+        }
+    };
+    let now_ms = state.now_ms();
+    alerts::plan(
+        &memory.budgets,
+        &crossings,
+        now_ms,
+        &timestamp_of_ms(now_ms),
+        &names,
+        &mut id,
+    )
+    .into_iter()
+    .filter(|alert| {
+        let start_ms = memory
+            .budgets
+            .get(&alert.budget_id)
+            .map_or(0, |state| state.window.start_ms);
+        !memory
+            .alerted
+            .contains(&(alert.budget_id.clone(), start_ms, alert.kind.threshold()))
+    })
+    .collect()
+}
+
 /// Ledger rows for the entries that can be stored, attributed through the keys in memory,
-/// and the entries rejected (each logged).
+/// with what the estimator can learn from each, and the entries rejected (each logged).
 fn build_rows(
     state: &AppState,
     entries: Vec<Result<trimio_wire::UsageRecord, Rejected>>,
-) -> (Vec<LedgerRow>, Vec<Rejected>) {
+) -> (Vec<LedgerRow>, Vec<Option<Sample>>, Vec<Rejected>) {
     let memory = state.memory();
-    let received_at_ms = now_ms();
+    let received_at_ms = state.now_ms();
     let mut rows = Vec::with_capacity(entries.len());
+    let mut samples = Vec::with_capacity(entries.len());
     let mut rejected = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
         let built = entry.and_then(|record| {
@@ -81,7 +188,14 @@ fn build_rows(
                 .map_err(|error| Rejected { request_id, error })
         });
         match built {
-            Ok(row) => rows.push(row),
+            Ok(mut row) => {
+                row.reserved_pico = memory
+                    .reservations
+                    .estimate(&row.request_id)
+                    .map(|pico| i64::try_from(pico).unwrap_or(i64::MAX));
+                samples.push(sample(&row, &memory.prices));
+                rows.push(row);
+            }
             Err(refused) => {
                 tracing::error!(
                     index,
@@ -93,7 +207,22 @@ fn build_rows(
             }
         }
     }
-    (rows, rejected)
+    (rows, samples, rejected)
+}
+
+/// What a priced, complete call teaches the estimator.
+fn sample(row: &LedgerRow, prices: &PriceTable) -> Option<Sample> {
+    if row.cost_pico.is_none_or(|cost| cost <= 0) || row.flags.estimated || row.status >= 300 {
+        return None;
+    }
+    let (_, priced) = prices.lookup(row.model.as_deref()?)?;
+    Sample::of(
+        &priced.rates,
+        &row.usage,
+        row.service_tier.as_deref(),
+        row.inference_geo.as_deref(),
+        row.request_bytes,
+    )
 }
 
 /// Says what an operator may want to fix about a call just stored.
@@ -151,10 +280,15 @@ mod tests {
         let team = Team {
             id: "team_1".into(),
             name: "payments".into(),
-            budget_pico: Some(10_000_000_000_000),
             created_at: "2025-12-01T00:00:00Z".into(),
         };
-        store.insert_team(&team).unwrap();
+        let budget = crate::budgets::budget_for_tests(
+            "bud_1",
+            "team_1",
+            crate::budgets::Scope::Team,
+            10_000_000_000_000,
+        );
+        store.insert_team(&team, Some(&budget)).unwrap();
         let issued = keys::issue("team_1", "laptop", None, "2025-12-01T00:00:00Z").unwrap();
         store.insert_key(&issued.key).unwrap();
         issued.key.key_hash
@@ -163,7 +297,7 @@ mod tests {
     /// A record of the sonnet worked example, started now so it counts in this period.
     fn record(request_id: &str, key_hash: &str) -> UsageRecord {
         let mut record = record_for_tests(request_id, key_hash);
-        record.started_at_ms = u64::try_from(now_ms()).unwrap();
+        record.started_at_ms = u64::try_from(crate::calendar::now_ms()).unwrap();
         record
     }
 
@@ -231,12 +365,15 @@ mod tests {
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let hash = seeded(store.as_ref());
         let state = AppState::load(store, defaults(), tokens()).unwrap();
-        let opened =
-            state
-                .memory_mut()
-                .reservations
-                .open("r2", "team_1", 5, std::time::Instant::now());
+        let opened = state.memory_mut().reserve(
+            "r2",
+            "team_1",
+            vec!["bud_1".into()],
+            5,
+            std::time::Instant::now(),
+        );
         assert!(opened);
+        assert_eq!(state.memory().budgets.get("bud_1").unwrap().held_pico, 5);
 
         let mut bad = record("r2", &hash);
         bad.usage.input = u64::MAX;
@@ -349,7 +486,7 @@ mod tests {
 
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "UPDATE rollups SET cost_pico = 1.5e19; UPDATE teams SET budget_pico = 1e30;",
+            "UPDATE rollups SET cost_pico = 1.5e19; UPDATE budgets SET amount_pico = 1e30;",
         )
         .unwrap();
         drop(conn);
@@ -358,8 +495,9 @@ mod tests {
         let state = AppState::load(reopened, defaults(), tokens()).unwrap();
         let spend = state.memory().spend.of("team_1", Period::current());
         assert!(spend.cost_pico > 0 && spend.cost_pico <= 100_000 * 1_000_000_000_000);
-        let budget = state.memory().registry.team("team_1").unwrap().budget_pico;
-        assert_eq!(budget, Some(1_000_000_000 * 1_000_000_000_000));
+        let memory = state.memory();
+        let budget = memory.budgets.team_budget("team_1").unwrap();
+        assert_eq!(budget.budget.amount_pico, 1_000_000_000 * 1_000_000_000_000);
     }
 
     #[tokio::test]

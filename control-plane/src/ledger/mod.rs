@@ -14,7 +14,9 @@ pub use record::{
     LedgerRow, MAX_CALL_COST_PICO, MAX_COUNT, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_REQUEST_ID_LEN,
     RecordError, loggable_id,
 };
-pub use rollup::{RollupRow, Totals};
+pub use rollup::{EstimateTotals, RollupRow, Totals};
 
 #[cfg(test)]
-pub(crate) use record::tests::record as record_for_tests;
+pub(crate) use record::tests::{
+    record as record_for_tests, sonnet_prices as sonnet_prices_for_tests,
+};

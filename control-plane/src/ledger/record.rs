@@ -76,6 +76,10 @@ pub struct LedgerRow {
     pub received_at_ms: i64,
     /// UTC day of `started_at_ms`, `YYYY-MM-DD`: the rollup the call counts in.
     pub day: String,
+    /// Pico-dollars admission reserved for the call; `None` when it held no reservation.
+    pub reserved_pico: Option<i64>,
+    /// Size of the request body the client sent.
+    pub request_bytes: u64,
 }
 
 impl LedgerRow {
@@ -120,6 +124,8 @@ impl LedgerRow {
             duration_ms: record.duration_ms.min(i64::MAX.unsigned_abs()),
             received_at_ms,
             day,
+            reserved_pico: None,
+            request_bytes: record.request_bytes,
         })
     }
 }
@@ -286,6 +292,7 @@ pub(crate) mod tests {
             flags: UsageFlags::default(),
             started_at_ms: 1_764_864_000_000,
             duration_ms: 2100,
+            request_bytes: 64_690,
         }
     }
 

@@ -51,6 +51,42 @@ impl Totals {
     }
 }
 
+/// Admission estimates against what calls cost, over the calls that held a reservation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EstimateTotals {
+    pub calls: u64,
+    /// Calls that cost more than they reserved.
+    pub under_calls: u64,
+    pub reserved_pico: i128,
+    pub cost_pico: i128,
+    /// Sum over the calls of `|cost - reserved|`.
+    pub abs_error_pico: i128,
+}
+
+impl EstimateTotals {
+    pub fn add(&mut self, reserved_pico: i128, cost_pico: i128) {
+        self.calls = self.calls.saturating_add(1);
+        self.under_calls = self
+            .under_calls
+            .saturating_add(u64::from(cost_pico > reserved_pico));
+        self.reserved_pico = add_pico(self.reserved_pico, reserved_pico);
+        self.cost_pico = add_pico(self.cost_pico, cost_pico);
+        self.abs_error_pico = add_pico(self.abs_error_pico, (cost_pico - reserved_pico).abs());
+    }
+
+    /// `(reserved - cost) / cost` in hundredths of a percent: above zero, the estimates
+    /// held more than the calls cost.
+    pub fn bias_basis_points(&self) -> Option<i128> {
+        (self.cost_pico > 0)
+            .then(|| (self.reserved_pico - self.cost_pico) * 10_000 / self.cost_pico)
+    }
+
+    /// `sum |cost - reserved| / cost` in hundredths of a percent.
+    pub fn abs_error_basis_points(&self) -> Option<i128> {
+        (self.cost_pico > 0).then(|| self.abs_error_pico * 10_000 / self.cost_pico)
+    }
+}
+
 /// One rollup: the totals of a day, team, project, user and model. `None` where the calls
 /// had no such value (no team for an unknown key, no project, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]

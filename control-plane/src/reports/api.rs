@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::calendar::{Period, day_string};
 use crate::http::{ApiError, Params};
-use crate::ledger::Totals;
+use crate::ledger::{EstimateTotals, Totals};
 use crate::money::format_usd;
 use crate::reports::csv;
 use crate::reports::query::{Dimension, Format, ReportParams, ReportQuery};
@@ -47,11 +47,12 @@ async fn spend(
 
     let (from, to) = (day_string(query.from), day_string(query.to));
     let group_by = query.group_by.clone();
-    let summary = state
+    let (summary, estimates) = state
         .blocking(move |store| {
             let mut summary = Summary::default();
             store.scan_rollups(&from, &to, &mut |rollup| summary.add(&rollup, &group_by))?;
-            Ok(summary)
+            let estimates = store.estimate_totals(&from, &to, None)?;
+            Ok((summary, estimates))
         })
         .await?;
 
@@ -74,7 +75,11 @@ async fn spend(
         .collect();
 
     Ok(match query.format {
-        Format::Json => Json(json_report(&query, &groups, &summary.total)).into_response(),
+        Format::Json => {
+            let mut report = json_report(&query, &groups, &summary.total);
+            report["estimates"] = estimates_json(&estimates);
+            Json(report).into_response()
+        }
         Format::Csv => csv_report(&query, &groups),
     })
 }
@@ -141,6 +146,25 @@ fn json_report(query: &ReportQuery, groups: &[Group<'_>], total: &Totals) -> Val
             "usage": total.usage,
             "cost_usd": format_usd(total.cost_pico),
         },
+    })
+}
+
+/// How admission's estimates compared with what the calls cost: `bias_percent` above zero
+/// means they held more than the calls spent.
+fn estimates_json(totals: &EstimateTotals) -> Value {
+    let percent = |basis_points: Option<i128>| {
+        basis_points.map(|bp| {
+            let sign = if bp < 0 { "-" } else { "" };
+            format!("{sign}{}.{:02}", bp.abs() / 100, bp.abs() % 100)
+        })
+    };
+    json!({
+        "calls": totals.calls,
+        "under_calls": totals.under_calls,
+        "reserved_usd": format_usd(totals.reserved_pico),
+        "cost_usd": format_usd(totals.cost_pico),
+        "bias_percent": percent(totals.bias_basis_points()),
+        "abs_error_percent": percent(totals.abs_error_basis_points()),
     })
 }
 

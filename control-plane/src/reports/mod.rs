@@ -3,7 +3,9 @@
 
 mod api;
 mod csv;
+mod forecast;
 mod query;
 mod summary;
 
 pub use api::routes;
+pub use forecast::routes as forecast_routes;

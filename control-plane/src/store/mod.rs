@@ -10,8 +10,10 @@ pub use sqlite::SqliteStore;
 
 use thiserror::Error;
 
+use crate::alerts::{AlertRecord, AlertTarget, Attempt, DueDelivery, NewAlert};
+use crate::budgets::{Budget, Scope};
 use crate::keys::Key;
-use crate::ledger::{LedgerRow, RollupRow};
+use crate::ledger::{EstimateTotals, LedgerRow, RollupRow};
 use crate::pricing::PriceEntry;
 use crate::teams::Team;
 
@@ -47,11 +49,14 @@ pub enum StoreError {
     },
 }
 
-/// Teams, keys and prices: everything the control plane holds in memory, read at start.
+/// Teams, keys, budgets, alert targets and prices: everything the control plane holds in
+/// memory, read at start.
 #[derive(Debug, Default)]
 pub struct Directory {
     pub teams: Vec<Team>,
     pub keys: Vec<Key>,
+    pub budgets: Vec<Budget>,
+    pub targets: Vec<AlertTarget>,
     pub prices: Vec<(String, PriceEntry)>,
 }
 
@@ -60,11 +65,56 @@ pub trait Store: Send + Sync + 'static {
     /// Teams, keys and prices set through the API.
     fn load_directory(&self) -> Result<Directory, StoreError>;
 
-    /// Fails with [`StoreError::Conflict`] when the name is taken, in any case.
-    fn insert_team(&self, team: &Team) -> Result<(), StoreError>;
+    /// Stores a team and, in the same transaction, its own budget. Fails with
+    /// [`StoreError::Conflict`] when the name is taken, in any case.
+    fn insert_team(&self, team: &Team, budget: Option<&Budget>) -> Result<(), StoreError>;
 
-    /// Sets a team's monthly budget in pico-dollars; `None` is unlimited.
-    fn set_budget(&self, team_id: &str, budget_pico: Option<i128>) -> Result<(), StoreError>;
+    /// Fails with [`StoreError::Conflict`] when the team, project or key has a budget.
+    fn insert_budget(&self, budget: &Budget) -> Result<(), StoreError>;
+
+    /// Replaces a budget's settings.
+    fn update_budget(&self, budget: &Budget) -> Result<(), StoreError>;
+
+    /// Whether there was a budget to delete.
+    fn delete_budget(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Pico-dollars of the team's calls covered by `scope` that started in
+    /// `[from_ms, to_ms)`, summed from the ledger.
+    fn spend_between(
+        &self,
+        team_id: &str,
+        scope: &Scope,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<i128, StoreError>;
+
+    fn insert_target(&self, target: &AlertTarget) -> Result<(), StoreError>;
+
+    /// Takes a target out of use at `at` (RFC 3339); its pending deliveries fail. Whether
+    /// there was one.
+    fn delete_target(&self, id: &str, at: &str) -> Result<bool, StoreError>;
+
+    /// Pending alert deliveries due at `now_ms`, at most `limit`.
+    fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records how a delivery attempt ended.
+    fn finish_delivery(
+        &self,
+        alert_id: &str,
+        target_id: &str,
+        attempt: &Attempt,
+    ) -> Result<(), StoreError>;
+
+    /// Alerts, newest first, of one team or of all.
+    fn alerts(&self, team_id: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Estimates against costs over the calls of `[from_day, to_day)`.
+    fn estimate_totals(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        team_id: Option<&str>,
+    ) -> Result<EstimateTotals, StoreError>;
 
     /// Fails with [`StoreError::Conflict`] when the hash is taken.
     fn insert_key(&self, key: &Key) -> Result<(), StoreError>;
@@ -91,10 +141,16 @@ pub trait Store: Send + Sync + 'static {
     /// Whether there was a price to delete.
     fn delete_price(&self, model: &str) -> Result<bool, StoreError>;
 
-    /// Stores calls and their rollups in one transaction, ignoring request ids already held.
+    /// Stores calls and their rollups in one transaction, ignoring request ids already held,
+    /// and the alerts `plan` raises given which calls were new (an alert already written for
+    /// its budget, period and threshold is left alone).
     ///
     /// Returns, for each row in order, whether it was new. Nothing is applied twice.
-    fn record_usage(&self, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError>;
+    fn record_usage(
+        &self,
+        rows: &[LedgerRow],
+        plan: &mut dyn FnMut(&[bool]) -> Vec<NewAlert>,
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// One call by its request id.
     fn call(&self, request_id: &str) -> Result<Option<LedgerRow>, StoreError>;

@@ -6,14 +6,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Period, day_string, now_timestamp};
+use crate::budgets::{Scope, api as budget_api};
+use crate::calendar::{day_string, now_timestamp};
 use crate::http::{ApiError, Body, present};
-use crate::money::{DecimalError, format_usd, parse_usd};
+use crate::money::format_usd;
 use crate::names;
 use crate::random;
 use crate::state::{AppState, Memory};
 use crate::store::StoreError;
-use crate::teams::{MAX_BUDGET_PICO, Team};
+use crate::teams::Team;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,12 +39,14 @@ struct UpdateTeam {
     budget_usd: Option<Option<String>>,
 }
 
-/// A team as the API shows it, with its spend in the current period.
+/// A team as the API shows it, with its spend in its budget's current period (the calendar
+/// month in UTC when it has no budget of its own).
 #[derive(Debug, Serialize)]
 pub struct TeamView {
     id: String,
     name: String,
     budget_usd: Option<String>,
+    budget_id: Option<String>,
     spend_usd: String,
     period_start: String,
     period_end: String,
@@ -52,14 +55,34 @@ pub struct TeamView {
 
 impl TeamView {
     fn of(team: &Team, memory: &Memory) -> TeamView {
-        let period = Period::current();
+        let (budget_usd, budget_id, spend, start, end) = match memory.budgets.team_budget(&team.id)
+        {
+            Some(state) => (
+                Some(format_usd(state.budget.amount_pico)),
+                Some(state.budget.id.clone()),
+                state.spent_pico,
+                state.window.start_text(),
+                state.window.end_text(),
+            ),
+            None => {
+                let period = memory.spend.period();
+                (
+                    None,
+                    None,
+                    memory.spend.of(&team.id, period).cost_pico,
+                    day_string(period.start),
+                    day_string(period.end),
+                )
+            }
+        };
         TeamView {
             id: team.id.clone(),
             name: team.name.clone(),
-            budget_usd: team.budget_pico.map(format_usd),
-            spend_usd: format_usd(memory.spend.of(&team.id, period).cost_pico),
-            period_start: day_string(period.start),
-            period_end: day_string(period.end),
+            budget_usd,
+            budget_id,
+            spend_usd: format_usd(spend),
+            period_start: start,
+            period_end: end,
             created_at: team.created_at.clone(),
         }
     }
@@ -73,7 +96,7 @@ async fn create(
     let budget_pico = request
         .budget_usd
         .as_deref()
-        .map(parse_budget)
+        .map(budget_api::parse_amount)
         .transpose()?;
 
     let _writes = state.write_lock().await;
@@ -87,12 +110,21 @@ async fn create(
     let team = Team {
         id,
         name: request.name,
-        budget_pico,
         created_at: now_timestamp(),
     };
-    let stored = team.clone();
+    let budget = match budget_pico {
+        Some(amount) => Some(budget_api::new_budget(
+            budget_api::new_id()?,
+            team.id.clone(),
+            Scope::Team,
+            amount,
+            Default::default(),
+        )?),
+        None => None,
+    };
+    let stored = (team.clone(), budget.clone());
     match state
-        .blocking(move |store| store.insert_team(&stored))
+        .blocking(move |store| store.insert_team(&stored.0, stored.1.as_ref()))
         .await
     {
         Err(StoreError::Conflict(_)) => return Err(taken(&team.name)),
@@ -101,10 +133,15 @@ async fn create(
 
     let mut memory = state.memory_mut();
     memory.registry.add_team(team.clone());
+    if let Some(budget) = budget {
+        // A new team has spent nothing.
+        let window = budget.rule.window_at(state.now_ms());
+        memory.budgets.put(budget, window, 0);
+    }
     tracing::info!(
         team = %team.name,
         team.id = %team.id,
-        budget_usd = %budget_text(team.budget_pico),
+        budget_usd = %budget_text(budget_pico),
         "team created"
     );
     Ok((StatusCode::CREATED, Json(TeamView::of(&team, &memory))))
@@ -145,17 +182,42 @@ async fn update(
             "nothing to change; send {\"budget_usd\": \"50\"}, or null for no budget".to_owned(),
         ));
     };
-    let budget_pico = budget_usd.as_deref().map(parse_budget).transpose()?;
+    let budget_pico = budget_usd
+        .as_deref()
+        .map(budget_api::parse_amount)
+        .transpose()?;
 
     let _writes = state.write_lock().await;
-    let team_id = find_or_404(&state.memory(), &team)?.id.clone();
-    let stored_id = team_id.clone();
-    state
-        .blocking(move |store| store.set_budget(&stored_id, budget_pico))
-        .await?;
+    let (team_id, existing) = {
+        let memory = state.memory();
+        let team = find_or_404(&memory, &team)?;
+        let existing = memory
+            .budgets
+            .team_budget(&team.id)
+            .map(|state| state.budget.clone());
+        (team.id.clone(), existing)
+    };
+    match (existing, budget_pico) {
+        (Some(mut budget), Some(amount)) => {
+            budget.amount_pico = amount;
+            budget.updated_at = now_timestamp();
+            budget_api::replace(&state, budget).await?;
+        }
+        (Some(budget), None) => budget_api::delete(&state, &budget.id).await?,
+        (None, Some(amount)) => {
+            let budget = budget_api::new_budget(
+                budget_api::new_id()?,
+                team_id.clone(),
+                Scope::Team,
+                amount,
+                Default::default(),
+            )?;
+            budget_api::insert(&state, budget).await?;
+        }
+        (None, None) => {}
+    }
 
-    let mut memory = state.memory_mut();
-    memory.registry.set_budget(&team_id, budget_pico);
+    let memory = state.memory();
     let team = find_or_404(&memory, &team_id)?;
     tracing::info!(team = %team.name, budget_usd = %budget_text(budget_pico), "budget changed");
     Ok(Json(TeamView::of(team, &memory)))
@@ -180,21 +242,4 @@ fn taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
         "team \"{name}\" already exists (names are compared ignoring case); choose another name"
     ))
-}
-
-/// Budgets are whole pico-dollars up to [`MAX_BUDGET_PICO`].
-fn parse_budget(text: &str) -> Result<i128, ApiError> {
-    let above_limit = || {
-        ApiError::BadRequest(format!(
-            "budget_usd \"{text}\" is above the limit of 1000000000 usd per month"
-        ))
-    };
-    let pico = parse_usd(text).map_err(|error| match error {
-        DecimalError::TooLarge(_) => above_limit(),
-        error => ApiError::BadRequest(format!("budget_usd {error}")),
-    })?;
-    if pico > MAX_BUDGET_PICO {
-        return Err(above_limit());
-    }
-    Ok(pico)
 }

@@ -1,40 +1,33 @@
 //! Teams, keys and prices in SQLite.
 
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
 use crate::keys::Key;
 use crate::pricing::PriceEntry;
-use crate::store::sqlite::{Context, is_constraint, stored};
+use crate::store::sqlite::{Context, budgets, is_constraint};
 use crate::store::{Directory, StoreError};
-use crate::teams::{MAX_BUDGET_PICO, Team};
+use crate::teams::Team;
 
 pub fn load(conn: &Connection) -> Result<Directory, StoreError> {
     Ok(Directory {
         teams: teams(conn)?,
         keys: keys(conn)?,
+        budgets: budgets::budgets(conn)?,
+        targets: budgets::targets(conn)?,
         prices: prices(conn)?,
     })
 }
 
 fn teams(conn: &Connection) -> Result<Vec<Team>, StoreError> {
     let mut statement = conn
-        .prepare("SELECT id, name, budget_pico, created_at FROM teams ORDER BY created_at, id")
+        .prepare("SELECT id, name, created_at FROM teams ORDER BY created_at, id")
         .context("read teams")?;
     let rows = statement
         .query_map([], |row| {
-            let id: String = row.get(0)?;
-            let budget_pico = match row.get_ref(2)? {
-                ValueRef::Null => None,
-                stored => Some(stored::pico(stored, MAX_BUDGET_PICO, || {
-                    format!("the budget of team {id}")
-                })),
-            };
             Ok(Team {
+                id: row.get(0)?,
                 name: row.get(1)?,
-                budget_pico,
-                created_at: row.get(3)?,
-                id,
+                created_at: row.get(2)?,
             })
         })
         .context("read teams")?;
@@ -93,13 +86,8 @@ fn prices(conn: &Connection) -> Result<Vec<(String, PriceEntry)>, StoreError> {
 /// Fails with a conflict when the name is taken in any case.
 pub fn insert_team(conn: &Connection, team: &Team) -> Result<(), StoreError> {
     let inserted = conn.execute(
-        "INSERT INTO teams (id, name, budget_pico, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            team.id,
-            team.name,
-            budget_text(team.budget_pico),
-            team.created_at
-        ],
+        "INSERT INTO teams (id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![team.id, team.name, team.created_at],
     );
     match inserted {
         Err(error) if is_constraint(&error) => {
@@ -107,28 +95,6 @@ pub fn insert_team(conn: &Connection, team: &Team) -> Result<(), StoreError> {
         }
         other => other.map(drop).context("insert a team"),
     }
-}
-
-pub fn set_budget(
-    conn: &Connection,
-    team_id: &str,
-    budget_pico: Option<i128>,
-) -> Result<(), StoreError> {
-    let changed = conn
-        .execute(
-            "UPDATE teams SET budget_pico = ?2 WHERE id = ?1",
-            params![team_id, budget_text(budget_pico)],
-        )
-        .context("set a budget")?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("team {team_id}")));
-    }
-    Ok(())
-}
-
-/// Budgets pass 64 bits, so they are kept as integer text.
-fn budget_text(budget_pico: Option<i128>) -> Option<String> {
-    budget_pico.map(|budget| budget.to_string())
 }
 
 pub fn insert_key(conn: &Connection, key: &Key) -> Result<(), StoreError> {
@@ -209,6 +175,7 @@ pub fn delete_price(conn: &Connection, model: &str) -> Result<bool, StoreError> 
 
 #[cfg(test)]
 mod tests {
+    use crate::budgets::{MAX_BUDGET_PICO, Scope, budget_for_tests};
     use crate::keys::Key;
     use crate::pricing::PriceEntry;
     use crate::store::{SqliteStore, Store, StoreError};
@@ -218,7 +185,6 @@ mod tests {
         Team {
             id: id.into(),
             name: name.into(),
-            budget_pico: Some(10),
             created_at: "2025-12-01T00:00:00Z".into(),
         }
     }
@@ -239,8 +205,7 @@ mod tests {
     #[test]
     fn teams_keys_and_prices_round_trip() {
         let store = SqliteStore::in_memory().unwrap();
-        store.insert_team(&team("t1", "payments")).unwrap();
-        store.set_budget("t1", None).unwrap();
+        store.insert_team(&team("t1", "payments"), None).unwrap();
         store.insert_key(&key("k1", "t1", "h1")).unwrap();
         store.revoke_key("k1", "2025-12-02T00:00:00Z").unwrap();
         store.revoke_key("k1", "2025-12-03T00:00:00Z").unwrap();
@@ -253,7 +218,7 @@ mod tests {
             .unwrap();
 
         let directory = store.load_directory().unwrap();
-        assert_eq!(directory.teams[0].budget_pico, None);
+        assert!(directory.budgets.is_empty());
         assert_eq!(
             directory.keys[0].revoked_at.as_deref(),
             Some("2025-12-02T00:00:00Z")
@@ -265,30 +230,28 @@ mod tests {
     }
 
     #[test]
-    fn budgets_past_64_bits_round_trip() {
+    fn budgets_past_64_bits_round_trip_and_one_per_scope() {
         let store = SqliteStore::in_memory().unwrap();
-        let mut big = team("t1", "payments");
-        big.budget_pico = Some(crate::teams::MAX_BUDGET_PICO);
-        store.insert_team(&big).unwrap();
-        store.insert_team(&team("t2", "search")).unwrap();
+        let big = budget_for_tests("b1", "t1", Scope::Team, MAX_BUDGET_PICO);
         store
-            .set_budget("t2", Some(i128::from(i64::MAX) + 1))
+            .insert_team(&team("t1", "payments"), Some(&big))
             .unwrap();
+        store.insert_team(&team("t2", "search"), None).unwrap();
+        let mut odd = budget_for_tests("b2", "t2", Scope::Project("web".into()), 5);
+        store.insert_budget(&odd).unwrap();
+        odd.amount_pico = i128::from(i64::MAX) + 1;
+        odd.thresholds = vec![10, 90];
+        store.update_budget(&odd).unwrap();
+        let again = budget_for_tests("b3", "t2", Scope::Project("web".into()), 5);
+        assert!(matches!(
+            store.insert_budget(&again),
+            Err(StoreError::Conflict(_))
+        ));
 
-        let budgets: Vec<Option<i128>> = store
-            .load_directory()
-            .unwrap()
-            .teams
-            .iter()
-            .map(|team| team.budget_pico)
-            .collect();
-        assert_eq!(
-            budgets,
-            [
-                Some(crate::teams::MAX_BUDGET_PICO),
-                Some(i128::from(i64::MAX) + 1)
-            ]
-        );
+        let budgets = store.load_directory().unwrap().budgets;
+        assert_eq!(budgets, vec![big, odd]);
+        assert!(store.delete_budget("b2").unwrap());
+        assert!(!store.delete_budget("b2").unwrap());
     }
 
     #[test]
@@ -315,13 +278,14 @@ mod tests {
     #[test]
     fn conflicts_and_misses_are_told_apart() {
         let store = SqliteStore::in_memory().unwrap();
-        store.insert_team(&team("t1", "payments")).unwrap();
+        store.insert_team(&team("t1", "payments"), None).unwrap();
         for taken in ["payments", "Payments", "PAYMENTS"] {
-            let duplicate = store.insert_team(&team("t2", taken));
+            let duplicate = store.insert_team(&team("t2", taken), None);
             assert!(matches!(duplicate, Err(StoreError::Conflict(_))), "{taken}");
         }
+        let nowhere = budget_for_tests("b9", "nope", Scope::Team, 1);
         assert!(matches!(
-            store.set_budget("nope", None),
+            store.update_budget(&nowhere),
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(

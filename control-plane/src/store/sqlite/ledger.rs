@@ -8,9 +8,10 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, named_params, pa
 use serde::de::DeserializeOwned;
 use trimio_wire::{Usage, UsageFlags};
 
-use crate::ledger::{LedgerRow, MAX_CALL_COST_PICO, RollupRow, Totals};
+use crate::alerts::NewAlert;
+use crate::ledger::{EstimateTotals, LedgerRow, MAX_CALL_COST_PICO, RollupRow, Totals};
 use crate::store::StoreError;
-use crate::store::sqlite::{Context, int, stored};
+use crate::store::sqlite::{Context, budgets, int, stored};
 
 const INSERT_CALL: &str = "
 INSERT OR IGNORE INTO ledger (
@@ -18,13 +19,15 @@ INSERT OR IGNORE INTO ledger (
     request_model, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
     cache_write_1h_tokens, reasoning_tokens, web_search_requests, service_tier, inference_geo,
     status, streamed, estimated, malformed, too_large, client_aborted, truncated, stream_error,
-    cost_pico, unpriced, started_at_ms, duration_ms, received_at, day
+    cost_pico, unpriced, started_at_ms, duration_ms, received_at, day, reserved_pico,
+    request_bytes
 ) VALUES (
     :request_id, :key_hash, :team_id, :key_id, :project, :user, :provider, :family, :model,
     :request_model, :input, :output, :cache_read, :cache_write_5m,
     :cache_write_1h, :reasoning, :web_search_requests, :service_tier, :inference_geo,
     :status, :streamed, :estimated, :malformed, :too_large, :client_aborted, :truncated,
-    :stream_error, :cost_pico, :unpriced, :started_at_ms, :duration_ms, :received_at, :day
+    :stream_error, :cost_pico, :unpriced, :started_at_ms, :duration_ms, :received_at, :day,
+    :reserved_pico, :request_bytes
 )";
 
 /// The totals are read by [`totals`] in this order, in both selects.
@@ -71,12 +74,18 @@ SELECT request_id, key_hash, team_id, key_id, project, user, provider, family, m
     request_model, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
     cache_write_1h_tokens, reasoning_tokens, web_search_requests, service_tier, inference_geo,
     status, streamed, estimated, malformed, too_large, client_aborted, truncated, stream_error,
-    cost_pico, unpriced, started_at_ms, duration_ms, received_at, day
+    cost_pico, unpriced, started_at_ms, duration_ms, received_at, day, reserved_pico,
+    request_bytes
 FROM ledger WHERE request_id = ?1";
 
 /// One transaction: each new call goes into the ledger and its rollup; a request id already
-/// held changes nothing.
-pub fn record_usage(conn: &mut Connection, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError> {
+/// held changes nothing. The alerts `plan` raises from the calls that were new are written
+/// in the same transaction.
+pub fn record_usage(
+    conn: &mut Connection,
+    rows: &[LedgerRow],
+    plan: &mut dyn FnMut(&[bool]) -> Vec<NewAlert>,
+) -> Result<Vec<bool>, StoreError> {
     let tx = conn.transaction().context("begin recording usage")?;
     let mut inserted = Vec::with_capacity(rows.len());
     for row in rows {
@@ -86,8 +95,37 @@ pub fn record_usage(conn: &mut Connection, rows: &[LedgerRow]) -> Result<Vec<boo
         }
         inserted.push(new);
     }
+    let alerts = plan(&inserted);
+    budgets::insert_alerts(&tx, &alerts)?;
     tx.commit().context("commit usage")?;
     Ok(inserted)
+}
+
+/// What the calls of `[from_day, to_day)` reserved at admission against what they cost,
+/// over the calls that held a reservation; of one team when `team_id` is given.
+pub fn estimate_totals(
+    conn: &Connection,
+    from_day: &str,
+    to_day: &str,
+    team_id: Option<&str>,
+) -> Result<EstimateTotals, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT reserved_pico, coalesce(cost_pico, 0) FROM ledger \
+             WHERE reserved_pico IS NOT NULL AND day >= ?1 AND day < ?2 \
+             AND (?3 IS NULL OR team_id = ?3)",
+        )
+        .context("prepare the estimate query")?;
+    let mut rows = statement
+        .query(params![from_day, to_day, team_id])
+        .context("read estimates")?;
+    let mut totals = EstimateTotals::default();
+    while let Some(row) = rows.next().context("read estimates")? {
+        let reserved = i128::from(row.get::<_, i64>(0).context("read estimates")?);
+        let cost = i128::from(row.get::<_, i64>(1).context("read estimates")?);
+        totals.add(reserved, cost);
+    }
+    Ok(totals)
 }
 
 /// Whether the call was new.
@@ -131,6 +169,8 @@ fn insert_call(tx: &Transaction<'_>, row: &LedgerRow) -> Result<bool, StoreError
             ":duration_ms": int(row.duration_ms, "duration_ms")?,
             ":received_at": row.received_at_ms,
             ":day": row.day,
+            ":reserved_pico": row.reserved_pico,
+            ":request_bytes": int(row.request_bytes, "request_bytes")?,
         })
         .context("insert a call")?;
     Ok(changed == 1)
@@ -322,6 +362,8 @@ struct RawCall {
     duration_ms: u64,
     received_at_ms: i64,
     day: String,
+    reserved_pico: Option<i64>,
+    request_bytes: u64,
 }
 
 impl RawCall {
@@ -376,6 +418,8 @@ impl RawCall {
             duration_ms: number(30, "duration_ms")?,
             received_at_ms: row.get(31)?,
             day: row.get(32)?,
+            reserved_pico: row.get(33)?,
+            request_bytes: number(34, "request_bytes")?,
             request_id,
         })
     }
@@ -404,6 +448,8 @@ impl RawCall {
             unpriced: self.unpriced,
             received_at_ms: self.received_at_ms,
             day: self.day,
+            reserved_pico: self.reserved_pico,
+            request_bytes: self.request_bytes,
         })
     }
 }
@@ -442,7 +488,9 @@ mod tests {
         let mut written = row("r1", Some("t1"), Some(18_369_000_000));
         written.flags.truncated = true;
         written.user = Some("alice".into());
-        store.record_usage(std::slice::from_ref(&written)).unwrap();
+        store
+            .record_usage(std::slice::from_ref(&written), &mut |_| Vec::new())
+            .unwrap();
         assert_eq!(store.call("r1").unwrap(), Some(written));
         assert_eq!(store.call("r2").unwrap(), None);
     }
@@ -454,13 +502,22 @@ mod tests {
             row("r1", Some("t1"), Some(100)),
             row("r2", Some("t1"), None),
         ];
-        assert_eq!(store.record_usage(&batch).unwrap(), vec![true, true]);
-        assert_eq!(store.record_usage(&batch).unwrap(), vec![false, false]);
+        assert_eq!(
+            store.record_usage(&batch, &mut |_| Vec::new()).unwrap(),
+            vec![true, true]
+        );
+        assert_eq!(
+            store.record_usage(&batch, &mut |_| Vec::new()).unwrap(),
+            vec![false, false]
+        );
         let within = [
             row("r3", Some("t1"), Some(5)),
             row("r3", Some("t1"), Some(5)),
         ];
-        assert_eq!(store.record_usage(&within).unwrap(), vec![true, false]);
+        assert_eq!(
+            store.record_usage(&within, &mut |_| Vec::new()).unwrap(),
+            vec![true, false]
+        );
 
         let found = rollups(&store);
         assert_eq!(found.len(), 1);
@@ -476,7 +533,10 @@ mod tests {
     fn calls_without_a_team_keep_their_own_rollup() {
         let store = SqliteStore::in_memory().unwrap();
         store
-            .record_usage(&[row("r1", None, Some(1)), row("r2", Some("t1"), Some(2))])
+            .record_usage(
+                &[row("r1", None, Some(1)), row("r2", Some("t1"), Some(2))],
+                &mut |_| Vec::new(),
+            )
             .unwrap();
         let mut found = rollups(&store);
         found.sort_by(|a, b| a.team_id.cmp(&b.team_id));

@@ -4,6 +4,7 @@
 //! One connection behind a mutex serves every request. Writes are serialized by SQLite
 //! anyway; reads wait behind writes, which is fine at the rates one control plane sees.
 
+mod budgets;
 mod directory;
 mod ledger;
 mod schema;
@@ -14,8 +15,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, ErrorCode};
 
+use crate::alerts::{AlertRecord, AlertTarget, Attempt, DueDelivery, NewAlert};
+use crate::budgets::{Budget, Scope};
 use crate::keys::Key;
-use crate::ledger::{LedgerRow, RollupRow};
+use crate::ledger::{EstimateTotals, LedgerRow, RollupRow};
 use crate::pricing::PriceEntry;
 use crate::store::{Directory, Store, StoreError};
 use crate::teams::Team;
@@ -72,12 +75,70 @@ impl Store for SqliteStore {
         directory::load(&self.conn())
     }
 
-    fn insert_team(&self, team: &Team) -> Result<(), StoreError> {
-        directory::insert_team(&self.conn(), team)
+    fn insert_team(&self, team: &Team, budget: Option<&Budget>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().context("begin adding a team")?;
+        directory::insert_team(&tx, team)?;
+        if let Some(budget) = budget {
+            budgets::insert_budget(&tx, budget)?;
+        }
+        tx.commit().context("commit a new team")
     }
 
-    fn set_budget(&self, team_id: &str, budget_pico: Option<i128>) -> Result<(), StoreError> {
-        directory::set_budget(&self.conn(), team_id, budget_pico)
+    fn insert_budget(&self, budget: &Budget) -> Result<(), StoreError> {
+        budgets::insert_budget(&self.conn(), budget)
+    }
+
+    fn update_budget(&self, budget: &Budget) -> Result<(), StoreError> {
+        budgets::update_budget(&self.conn(), budget)
+    }
+
+    fn delete_budget(&self, id: &str) -> Result<bool, StoreError> {
+        budgets::delete_budget(&self.conn(), id)
+    }
+
+    fn spend_between(
+        &self,
+        team_id: &str,
+        scope: &Scope,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<i128, StoreError> {
+        budgets::spend_between(&self.conn(), team_id, scope, from_ms, to_ms)
+    }
+
+    fn insert_target(&self, target: &AlertTarget) -> Result<(), StoreError> {
+        budgets::insert_target(&self.conn(), target)
+    }
+
+    fn delete_target(&self, id: &str, at: &str) -> Result<bool, StoreError> {
+        budgets::delete_target(&mut self.conn(), id, at)
+    }
+
+    fn due_deliveries(&self, now_ms: i64, limit: usize) -> Result<Vec<DueDelivery>, StoreError> {
+        budgets::due_deliveries(&self.conn(), now_ms, limit)
+    }
+
+    fn finish_delivery(
+        &self,
+        alert_id: &str,
+        target_id: &str,
+        attempt: &Attempt,
+    ) -> Result<(), StoreError> {
+        budgets::finish_delivery(&self.conn(), alert_id, target_id, attempt)
+    }
+
+    fn alerts(&self, team_id: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        budgets::alerts(&self.conn(), team_id, limit)
+    }
+
+    fn estimate_totals(
+        &self,
+        from_day: &str,
+        to_day: &str,
+        team_id: Option<&str>,
+    ) -> Result<EstimateTotals, StoreError> {
+        ledger::estimate_totals(&self.conn(), from_day, to_day, team_id)
     }
 
     fn insert_key(&self, key: &Key) -> Result<(), StoreError> {
@@ -109,8 +170,12 @@ impl Store for SqliteStore {
         directory::delete_price(&self.conn(), model)
     }
 
-    fn record_usage(&self, rows: &[LedgerRow]) -> Result<Vec<bool>, StoreError> {
-        ledger::record_usage(&mut self.conn(), rows)
+    fn record_usage(
+        &self,
+        rows: &[LedgerRow],
+        plan: &mut dyn FnMut(&[bool]) -> Vec<NewAlert>,
+    ) -> Result<Vec<bool>, StoreError> {
+        ledger::record_usage(&mut self.conn(), rows, plan)
     }
 
     fn call(&self, request_id: &str) -> Result<Option<LedgerRow>, StoreError> {

@@ -16,7 +16,7 @@ enum Migration {
     Code(fn(&Transaction<'_>) -> Result<(), StoreError>),
 }
 
-const MIGRATIONS: &[Migration] = &[Migration::Sql(V1), Migration::Code(v2)];
+const MIGRATIONS: &[Migration] = &[Migration::Sql(V1), Migration::Code(v2), Migration::Sql(V3)];
 
 /// Absent values in rollup keys are stored as `''` so the composite primary key can match
 /// them (SQLite treats every NULL as distinct in a key).
@@ -174,6 +174,84 @@ ALTER TABLE rollups_v2 RENAME TO rollups;
 DROP TABLE temp.charged;
 "#;
 
+/// Version 3: budgets of teams, projects and keys with their own periods, replacing the
+/// team's monthly budget column; webhook targets and the alert outbox; the reservation each
+/// call held and its request size, for measuring estimates.
+const V3: &str = r#"
+CREATE TABLE budgets (
+    id                 TEXT PRIMARY KEY,
+    team_id            TEXT NOT NULL REFERENCES teams (id),
+    scope              TEXT NOT NULL,
+    project            TEXT NOT NULL,
+    key_id             TEXT NOT NULL,
+    amount_pico        TEXT NOT NULL,
+    period             TEXT NOT NULL,
+    time_zone          TEXT NOT NULL,
+    start_day          INTEGER NOT NULL,
+    mode               TEXT NOT NULL,
+    strict             INTEGER NOT NULL,
+    default_max_tokens INTEGER NOT NULL,
+    thresholds         TEXT NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL,
+    UNIQUE (team_id, scope, project, key_id)
+);
+INSERT INTO budgets
+SELECT 'bud_' || id, id, 'team', '', '', budget_pico, 'month', 'UTC', 1, 'hard', 0, 32000,
+    '[50,80,100]', created_at, created_at
+FROM teams WHERE budget_pico IS NOT NULL;
+ALTER TABLE teams DROP COLUMN budget_pico;
+
+CREATE TABLE alert_targets (
+    id         TEXT PRIMARY KEY,
+    team_id    TEXT NOT NULL REFERENCES teams (id),
+    name       TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE INDEX alert_targets_by_team ON alert_targets (team_id);
+
+CREATE TABLE alerts (
+    id             TEXT PRIMARY KEY,
+    budget_id      TEXT NOT NULL,
+    team_id        TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    project        TEXT,
+    key_id         TEXT,
+    kind           TEXT NOT NULL,
+    threshold      INTEGER NOT NULL,
+    period_start   TEXT NOT NULL,
+    period_end     TEXT NOT NULL,
+    spend_pico     TEXT NOT NULL,
+    amount_pico    TEXT NOT NULL,
+    projected_pico TEXT,
+    exhausted_on   TEXT,
+    message        TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    UNIQUE (budget_id, period_start, kind, threshold)
+);
+CREATE INDEX alerts_by_team ON alerts (team_id, created_at_ms);
+
+CREATE TABLE alert_deliveries (
+    alert_id        TEXT NOT NULL REFERENCES alerts (id),
+    target_id       TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         TEXT,
+    PRIMARY KEY (alert_id, target_id)
+) WITHOUT ROWID;
+CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_ms) WHERE state = 'pending';
+
+ALTER TABLE ledger ADD COLUMN reserved_pico INTEGER;
+ALTER TABLE ledger ADD COLUMN request_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX ledger_by_team_start ON ledger (team_id, started_at_ms);
+"#;
+
 /// Before names became unique whatever their case, `payments` and `Payments` could both
 /// exist. The newer of such teams is renamed `<name>-<id>` (within 64 characters) so the
 /// unique index can be built; its id, keys and spend are unchanged.
@@ -322,18 +400,32 @@ mod tests {
         let mut conn = legacy();
         assert_eq!(migrate(&mut conn).unwrap(), 1);
 
-        let teams = directory::load(&conn).unwrap().teams;
-        let names: Vec<(&str, &str, Option<i128>)> = teams
+        let loaded = directory::load(&conn).unwrap();
+        let names: Vec<(&str, &str)> = loaded
+            .teams
             .iter()
-            .map(|team| (team.id.as_str(), team.name.as_str(), team.budget_pico))
+            .map(|team| (team.id.as_str(), team.name.as_str()))
             .collect();
         assert_eq!(
             names,
             [
-                ("team_a", "payments", Some(crate::teams::MAX_BUDGET_PICO)),
-                ("team_b", "Payments-team_b", Some(5000)),
-                ("team_c", "search", None),
+                ("team_a", "payments"),
+                ("team_b", "Payments-team_b"),
+                ("team_c", "search"),
             ]
+        );
+        let budgets: Vec<(&str, i128, &str)> = loaded
+            .budgets
+            .iter()
+            .map(|b| (b.team_id.as_str(), b.amount_pico, b.rule.kind.as_str()))
+            .collect();
+        assert_eq!(
+            budgets,
+            [
+                ("team_a", crate::budgets::MAX_BUDGET_PICO, "month"),
+                ("team_b", 5000, "month"),
+            ],
+            "the monthly budgets of teams became team budgets"
         );
 
         let mut rollups = Vec::new();

@@ -1,0 +1,333 @@
+//! Budget alerts reach a team's webhooks: the 50, 80 and 100 percent thresholds, each once,
+//! through retries, a refused target and a control plane killed between two of them.
+//!
+//! Usage is delivered to the real control plane over HTTP as the filter delivers it; the
+//! webhooks are a real HTTP server on loopback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use trimio_e2e::control_plane::ControlPlane;
+use trimio_e2e::process::wait_for;
+use trimio_wire::{ApiFamily, Provider, Usage, UsageBatch, UsageFlags, UsageRecord};
+
+const ADMIN_TOKEN: &str = "admin-token-for-alert-tests";
+const FILTER_TOKEN: &str = "filter-token-for-alert-tests";
+
+/// What the webhook server saw.
+#[derive(Default)]
+struct Seen {
+    /// Every request: path, alert id header, body.
+    requests: Vec<(String, String, Value)>,
+    /// Requests answered 2xx: path, body.
+    taken: Vec<(String, Value)>,
+    /// Answer 503 to everything while set.
+    refuse: bool,
+    /// Answer 500 to this many more requests.
+    fail_next: u32,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+async fn hook(
+    State(seen): State<Shared>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let id = headers
+        .get("x-trimio-alert-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut seen = seen.lock().unwrap();
+    seen.requests.push((path.clone(), id, body.clone()));
+    if seen.refuse {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if seen.fail_next > 0 {
+        seen.fail_next -= 1;
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    seen.taken.push((path, body));
+    StatusCode::NO_CONTENT
+}
+
+async fn webhook_server(seen: Shared) -> u16 {
+    let app = axum::Router::new()
+        .route("/hooks/{path}", post(hook))
+        .with_state(seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+/// A call of 300,000 input tokens at 1 USD per million: 0.30 USD.
+fn call(request_id: &str, key_hash: &str) -> UsageRecord {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    UsageRecord {
+        request_id: request_id.to_owned(),
+        key_hash: key_hash.to_owned(),
+        project: None,
+        user: None,
+        provider: Provider::Openai,
+        family: ApiFamily::OpenaiChat,
+        model: Some("alert-test-model".to_owned()),
+        request_model: Some("alert-test-model".to_owned()),
+        usage: Usage {
+            input: 300_000,
+            ..Usage::default()
+        },
+        service_tier: None,
+        inference_geo: None,
+        status: 200,
+        streamed: false,
+        flags: UsageFlags::default(),
+        started_at_ms: now_ms,
+        duration_ms: 10,
+        request_bytes: 1_200_000,
+    }
+}
+
+async fn deliver(control_plane: &ControlPlane, records: Vec<UsageRecord>) -> Value {
+    let url = format!("http://127.0.0.1:{}/v1/filter/usage", control_plane.port);
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(FILTER_TOKEN)
+        .json(&UsageBatch { records })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Thresholds of the alerts a path took, in order.
+fn taken_thresholds(seen: &Shared, path: &str) -> Vec<u64> {
+    seen.lock()
+        .unwrap()
+        .taken
+        .iter()
+        .filter(|(p, body)| p == path && body["kind"] == "threshold")
+        .filter_map(|(_, body)| body["threshold_percent"].as_u64())
+        .collect()
+}
+
+fn slack_texts(seen: &Shared) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .taken
+        .iter()
+        .filter(|(p, _)| p == "slack")
+        .filter_map(|(_, body)| body["text"].as_str().map(str::to_owned))
+        .filter(|text| text.contains("has used"))
+        .collect()
+}
+
+async fn wait_until(
+    control_plane: &ControlPlane,
+    seen: &Shared,
+    what: &str,
+    probe: impl Fn() -> bool,
+) {
+    let ok = wait_for(Duration::from_secs(30), || {
+        let done = probe();
+        async move { done }
+    })
+    .await;
+    if !ok {
+        let requests: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .map(|(path, _, body)| format!("{path}: {body}"))
+            .collect();
+        panic!(
+            "timed out waiting for {what}; the webhooks saw {requests:#?}; the control plane \
+             logged:\n{}",
+            control_plane.log()
+        );
+    }
+}
+
+#[tokio::test]
+async fn thresholds_alert_once_each_across_retries_refusals_and_a_killed_control_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen: Shared = Arc::new(Mutex::new(Seen {
+        fail_next: 1,
+        ..Seen::default()
+    }));
+    let hooks = webhook_server(Arc::clone(&seen)).await;
+    let mut control_plane = ControlPlane::start(dir.path(), ADMIN_TOKEN, FILTER_TOKEN)
+        .await
+        .unwrap();
+    let admin = control_plane.admin.clone();
+    admin.create_team("leads", Some("1")).await.unwrap();
+    let (_, key) = admin.issue_key("leads", None).await.unwrap();
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    admin
+        .set_price("alert-test-model", &json!({"input": "1", "output": "1"}))
+        .await
+        .unwrap();
+    for (format, path) in [("json", "json"), ("slack", "slack")] {
+        let body = json!({
+            "url": format!("http://127.0.0.1:{hooks}/hooks/{path}?token=secret-in-the-url"),
+            "format": format,
+            "name": format!("leads-{format}"),
+        });
+        let (status, target) = admin
+            .send(
+                reqwest::Method::POST,
+                "/v1/admin/teams/leads/alert-targets",
+                Some(body),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{target}");
+        assert_eq!(target["format"], format);
+        assert!(
+            !target["url"].as_str().unwrap().contains("secret"),
+            "the URL is shown cut: {target}"
+        );
+    }
+
+    // 0.30 then 0.60: the 50 percent alert (and, far enough into the month, a forecast).
+    // The json target fails its first request and gets that alert on the retry.
+    let first = vec![call("a1", &key_hash), call("a2", &key_hash)];
+    let ack = deliver(&control_plane, first.clone()).await;
+    assert_eq!(ack["accepted"], 2);
+    wait_until(&control_plane, &seen, "the 50 percent alert", || {
+        taken_thresholds(&seen, "json") == [50] && slack_texts(&seen).len() == 1
+    })
+    .await;
+    let text = &slack_texts(&seen)[0];
+    assert!(
+        text.contains("team \"leads\" has used 50% of its $1.00 monthly budget: $0.60 spent"),
+        "{text}"
+    );
+    // The same batch again changes nothing.
+    let ack = deliver(&control_plane, first).await;
+    assert_eq!(
+        (ack["accepted"].clone(), ack["duplicates"].clone()),
+        (json!(0), json!(2))
+    );
+
+    // 0.90: the 80 percent alert is written while the targets refuse, and the control
+    // plane is killed before it is delivered.
+    seen.lock().unwrap().refuse = true;
+    deliver(&control_plane, vec![call("a3", &key_hash)]).await;
+    wait_until(
+        &control_plane,
+        &seen,
+        "an attempt at the 80 percent alert",
+        || {
+            seen.lock()
+                .unwrap()
+                .requests
+                .iter()
+                .any(|(_, _, body)| body["threshold_percent"] == 80)
+        },
+    )
+    .await;
+    control_plane.stop(true).await;
+    seen.lock().unwrap().refuse = false;
+    control_plane.start_again().await.unwrap();
+    wait_until(
+        &control_plane,
+        &seen,
+        "the 80 percent alert after the restart",
+        || taken_thresholds(&seen, "json") == [50, 80],
+    )
+    .await;
+
+    // 1.20: the 100 percent alert.
+    deliver(&control_plane, vec![call("a4", &key_hash)]).await;
+    wait_until(&control_plane, &seen, "the 100 percent alert", || {
+        taken_thresholds(&seen, "json") == [50, 80, 100] && slack_texts(&seen).len() >= 3
+    })
+    .await;
+    // Nothing more comes.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(taken_thresholds(&seen, "json"), [50, 80, 100]);
+    let slack = slack_texts(&seen);
+    let thresholds: Vec<&str> = ["50%", "80%", "100%"]
+        .into_iter()
+        .filter(|t| slack.iter().filter(|text| text.contains(t)).count() == 1)
+        .collect();
+    assert_eq!(thresholds, ["50%", "80%", "100%"], "{slack:?}");
+
+    // Every request for one alert carried the same id; a forecast, if the month is far
+    // enough along for one, came at most once.
+    {
+        let seen_now = seen.lock().unwrap();
+        let mut ids: HashMap<String, &Value> = HashMap::new();
+        for (path, id, body) in &seen_now.requests {
+            assert!(id.starts_with("alt_"), "{id}");
+            if path == "json" {
+                assert_eq!(body["id"].as_str(), Some(id.as_str()));
+                let first = ids.entry(id.clone()).or_insert(body);
+                assert_eq!(first["threshold_percent"], body["threshold_percent"]);
+            }
+        }
+        let forecasts = seen_now
+            .taken
+            .iter()
+            .filter(|(p, body)| p == "json" && body["kind"] == "forecast")
+            .count();
+        assert!(forecasts <= 1, "{forecasts} forecast alerts");
+    }
+
+    // The history says the same.
+    let (status, history) = admin
+        .send(reqwest::Method::GET, "/v1/admin/alerts?team=leads", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let alerts = history["alerts"].as_array().unwrap();
+    let mut thresholds: Vec<u64> = alerts
+        .iter()
+        .filter(|a| a["kind"] == "threshold")
+        .map(|a| a["threshold_percent"].as_u64().unwrap())
+        .collect();
+    thresholds.sort_unstable();
+    assert_eq!(thresholds, [50, 80, 100]);
+    for alert in alerts {
+        let deliveries = alert["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 2, "{alert}");
+        assert!(deliveries.iter().all(|d| d["state"] == "sent"), "{alert}");
+        assert_eq!(alert["amount_usd"], "1");
+    }
+    let retried = alerts
+        .iter()
+        .flat_map(|a| a["deliveries"].as_array().unwrap())
+        .filter(|d| d["attempts"].as_u64() > Some(1))
+        .count();
+    assert!(
+        retried >= 2,
+        "the failed first try and the refused 80% were retried"
+    );
+    let fifty = alerts
+        .iter()
+        .find(|a| a["threshold_percent"] == 50)
+        .unwrap();
+    assert_eq!(fifty["spend_usd"], "0.6");
+
+    let log = control_plane.log();
+    assert!(
+        !log.contains("secret-in-the-url"),
+        "a webhook URL reached the log"
+    );
+    control_plane.stop(false).await;
+}
