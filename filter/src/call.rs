@@ -604,19 +604,30 @@ impl HttpContext for Call {
         }
         let record = self.record();
         let metrics = &self.shared.metrics;
-        let queued = serde_json::to_vec(&record).ok().and_then(|bytes| {
-            self.enqueue_shared_queue(self.shared.queue_id, Some(&bytes))
-                .ok()
-        });
-        match queued {
-            Some(()) => metrics.records_queued.inc(),
-            None => {
-                metrics.records_dropped.inc();
-                log(
-                    LogLevel::Error,
-                    &format!("usage record dropped: request_id={}", record.request_id),
-                );
+        let depth = &self.shared.depth;
+        let queued = if depth.take_place(self.shared.settings.config.max_queued_records) {
+            let queued = serde_json::to_vec(&record).ok().and_then(|bytes| {
+                self.enqueue_shared_queue(self.shared.queue_id, Some(&bytes))
+                    .ok()
+            });
+            if queued.is_none() {
+                depth.give_back(1);
             }
+            queued.is_some()
+        } else {
+            false
+        };
+        if queued {
+            metrics.records_queued.inc();
+        } else {
+            metrics.records_dropped.inc();
+            log(
+                LogLevel::Error,
+                &format!(
+                    "usage record dropped (queue full or refused): request_id={}",
+                    record.request_id
+                ),
+            );
         }
     }
 }

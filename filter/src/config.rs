@@ -48,6 +48,11 @@ pub struct PluginConfig {
     /// Name of the Envoy shared queue that holds usage records until delivery.
     #[serde(default = "default_queue_name")]
     pub queue_name: String,
+    /// Most usage records the shared queue holds while the control plane cannot take them
+    /// (about 600 bytes each). A record past it is dropped and counted in
+    /// `trimio.records_dropped`.
+    #[serde(default = "default_max_queued_records")]
+    pub max_queued_records: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +109,9 @@ fn default_max_rewrite_body_bytes() -> usize {
 }
 fn default_fail_open_key_ttl_s() -> u64 {
     24 * 60 * 60
+}
+fn default_max_queued_records() -> u64 {
+    50_000
 }
 fn default_queue_name() -> String {
     "trimio_usage".to_owned()
@@ -174,6 +182,11 @@ impl Settings {
             "must be 1..=10000",
         )?;
         check(!config.queue_name.is_empty(), "queue_name", "is empty")?;
+        check(
+            (1..=10_000_000).contains(&config.max_queued_records),
+            "max_queued_records",
+            "must be 1..=10000000",
+        )?;
         check(
             !config.providers.is_empty(),
             "providers",

@@ -36,7 +36,10 @@ impl Root {
         let mut batch = Vec::new();
         while batch.len() < shared.settings.config.batch_size {
             match self.dequeue_shared_queue(shared.queue_id) {
-                Ok(Some(record)) => batch.push(record),
+                Ok(Some(record)) => {
+                    shared.depth.give_back(1);
+                    batch.push(record);
+                }
                 Ok(None) => break,
                 Err(status) => {
                     log(

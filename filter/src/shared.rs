@@ -13,21 +13,78 @@ pub struct Shared {
     pub settings: Settings,
     pub queue_id: u32,
     pub metrics: Metrics,
+    /// How many records wait in the shared queue, across workers.
+    pub depth: QueueDepth,
     ids: RequestIds,
 }
 
 impl Shared {
     pub fn new(settings: Settings, queue_id: u32, seed: u64) -> Self {
+        let depth = QueueDepth::new(&settings.config.queue_name);
         Shared {
             settings,
             queue_id,
             metrics: Metrics::define(),
+            depth,
             ids: RequestIds::new(seed),
         }
     }
 
     pub fn next_request_id(&self) -> String {
         self.ids.next()
+    }
+}
+
+/// The number of records in the shared queue, kept in Envoy's shared data so every worker
+/// counts against one bound, and shown as the gauge `trimio.records_waiting`.
+pub struct QueueDepth {
+    key: String,
+    gauge: Option<u32>,
+}
+
+impl QueueDepth {
+    fn new(queue_name: &str) -> Self {
+        QueueDepth {
+            key: format!("trimio.queue_depth.{queue_name}"),
+            gauge: hostcalls::define_metric(MetricType::Gauge, "trimio.records_waiting").ok(),
+        }
+    }
+
+    /// Counts one more record unless `max` are waiting; whether it may be queued.
+    pub fn take_place(&self, max: u64) -> bool {
+        self.update(|n| (n < max).then(|| n + 1))
+    }
+
+    /// Counts `n` records out of the queue.
+    pub fn give_back(&self, n: u64) {
+        self.update(|depth| Some(depth.saturating_sub(n)));
+    }
+
+    /// Applies `change` with compare-and-swap, so concurrent workers never lose a count.
+    /// Without shared data (a host that refuses it) nothing is bounded.
+    fn update(&self, change: impl Fn(u64) -> Option<u64>) -> bool {
+        for _ in 0..64 {
+            let Ok((bytes, cas)) = hostcalls::get_shared_data(&self.key) else {
+                return true;
+            };
+            let current = bytes
+                .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                .map_or(0, u64::from_le_bytes);
+            let Some(next) = change(current) else {
+                return false;
+            };
+            match hostcalls::set_shared_data(&self.key, Some(&next.to_le_bytes()), cas) {
+                Ok(()) => {
+                    if let Some(gauge) = self.gauge {
+                        let _ = hostcalls::record_metric(gauge, next);
+                    }
+                    return true;
+                }
+                Err(proxy_wasm::types::Status::CasMismatch) => continue,
+                Err(_) => return true,
+            }
+        }
+        true
     }
 }
 

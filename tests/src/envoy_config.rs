@@ -33,6 +33,8 @@ pub struct EnvoyOptions {
     /// Whether a headers `Pause` lets the body callbacks run (Envoy ≥ 1.35). The filter reads
     /// the request body before asking admission (`admission_reads_body`) exactly when it does.
     pub allow_on_headers_stop_iteration: bool,
+    /// The filter's `max_queued_records`; `None` leaves the filter's default.
+    pub max_queued_records: Option<u64>,
 }
 
 impl EnvoyOptions {
@@ -54,6 +56,7 @@ impl EnvoyOptions {
             failure_mode: "open".to_owned(),
             flush_interval_ms: 200,
             allow_on_headers_stop_iteration: true,
+            max_queued_records: None,
         }
     }
 
@@ -85,6 +88,7 @@ impl EnvoyOptions {
             failure_mode: "open".to_owned(),
             flush_interval_ms: 100,
             allow_on_headers_stop_iteration: true,
+            max_queued_records: None,
         }
     }
 }
@@ -125,7 +129,7 @@ pub fn plugin_config(options: &EnvoyOptions) -> String {
 
 /// The plugin configuration as a JSON value, for tests that change a field of it.
 pub fn plugin_config_value(options: &EnvoyOptions) -> serde_json::Value {
-    serde_json::json!({
+    let mut value = serde_json::json!({
         "control_plane": {
             "cluster": "trimio_control_plane",
             "authority": "trimio-control-plane",
@@ -142,7 +146,11 @@ pub fn plugin_config_value(options: &EnvoyOptions) -> serde_json::Value {
         // Without `allow_on_headers_stop_iteration` Envoy would hold the body of a request
         // whose headers wait, so admission must be asked from the headers.
         "admission_reads_body": options.allow_on_headers_stop_iteration,
-    })
+    });
+    if let Some(max) = options.max_queued_records {
+        value["max_queued_records"] = max.into();
+    }
+    value
 }
 
 /// Renders the whole Envoy bootstrap as YAML.

@@ -18,6 +18,7 @@ use crate::paths;
 pub struct StackOptions {
     pub failure_mode: String,
     pub allow_on_headers_stop_iteration: bool,
+    pub max_queued_records: Option<u64>,
 }
 
 impl Default for StackOptions {
@@ -25,6 +26,7 @@ impl Default for StackOptions {
         StackOptions {
             failure_mode: "open".to_owned(),
             allow_on_headers_stop_iteration: true,
+            max_queued_records: None,
         }
     }
 }
@@ -60,6 +62,7 @@ impl Stack {
             EnvoyOptions::local(&wasm.to_string_lossy(), control_plane.port, upstreams);
         envoy_options.failure_mode = options.failure_mode;
         envoy_options.allow_on_headers_stop_iteration = options.allow_on_headers_stop_iteration;
+        envoy_options.max_queued_records = options.max_queued_records;
         let envoy = Envoy::start(dir.path(), &envoy_options, &filter_token).await?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)

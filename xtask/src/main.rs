@@ -4,8 +4,10 @@
 //! - `test`: every test, end-to-end ones on real Envoy included
 //! - `replay`: send exchange files through a fresh, isolated stack and print what was billed
 //! - `demo`: three teams of simulated agent traffic, then the spend report
+//! - `chaos`: fault scenarios on real processes, then what was lost or counted twice
 //! - `envoy-config`: write (or `--check`) the shipped Envoy configurations
 
+mod chaos;
 mod demo;
 mod replay;
 mod setup;
@@ -49,6 +51,9 @@ enum Command {
     Replay(replay::Args),
     /// Three teams of simulated agent traffic through the real stack, then the spend report.
     Demo,
+    /// Fault scenarios on real processes; ends with a JSON line of calls, records, lost and
+    /// duplicated.
+    Chaos(chaos::Args),
     /// Write the shipped Envoy configurations in envoy/ (or check they are current).
     EnvoyConfig {
         #[arg(long)]
@@ -76,6 +81,8 @@ fn main() -> ExitCode {
             .and_then(|parts| runtime()?.block_on(replay::run(parts, args))),
         Command::Demo => setup::prepare(setup::Profile::Debug)
             .and_then(|parts| runtime()?.block_on(demo::run(parts))),
+        Command::Chaos(args) => setup::prepare(setup::Profile::Debug)
+            .and_then(|parts| runtime()?.block_on(chaos::run(parts, args))),
         Command::EnvoyConfig { check } => setup::envoy_config(check),
         Command::Lint => setup::lint(),
     };
