@@ -216,6 +216,15 @@ impl Api {
 /// The error for a refused request: the API's own message where it gave one.
 fn refusal(status: StatusCode, body: &str, url: &str, request: &Request) -> CliError {
     if status == StatusCode::UNAUTHORIZED {
+        // The control plane answers {"error": "..."}; a gateway or a provider answers in a
+        // provider's shape, which means --url names the wrong server.
+        let from_control_plane = serde_json::from_str::<serde_json::Value>(body)
+            .is_ok_and(|value| value["error"].is_string());
+        if !from_control_plane {
+            return CliError::NotControlPlane {
+                url: url.to_owned(),
+            };
+        }
         return CliError::Unauthorized {
             url: url.to_owned(),
         };
@@ -354,9 +363,13 @@ mod tests {
         let request = Request::admin(Method::GET, &["budgets"]);
         let url = "http://127.0.0.1:8081";
 
-        let error = refusal(StatusCode::UNAUTHORIZED, "{}", url, &request);
+        let body = r#"{"error":"missing or wrong admin token"}"#;
+        let error = refusal(StatusCode::UNAUTHORIZED, body, url, &request);
         assert!(error.to_string().contains("--token-file"), "{error}");
         assert!(error.to_string().contains("TRIMIO_ADMIN_TOKEN"), "{error}");
+        let gateway = r#"{"type":"error","error":{"type":"authentication_error","message":"x"}}"#;
+        let error = refusal(StatusCode::UNAUTHORIZED, gateway, url, &request);
+        assert!(error.to_string().contains("not at the gateway"), "{error}");
 
         let error = refusal(
             StatusCode::NOT_FOUND,

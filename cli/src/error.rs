@@ -29,6 +29,14 @@ pub enum CliError {
     )]
     Unauthorized { url: String },
 
+    /// A 401 in a shape the control plane never sends.
+    #[error(
+        "{url} answered 401 like a gateway or a model provider, not like the Trimio control \
+         plane: point --url (or TRIMIO_URL) at the control plane (port 8081 unless moved), not \
+         at the gateway"
+    )]
+    NotControlPlane { url: String },
+
     #[error(
         "no admin token: pass the file that holds it with --token-file PATH (or \
          TRIMIO_ADMIN_TOKEN_FILE), or set TRIMIO_ADMIN_TOKEN (`cargo xtask up` keeps it in \

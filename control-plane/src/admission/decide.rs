@@ -105,11 +105,16 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
                 estimate_pico = %estimate,
                 "call denied"
             );
-            let message = exhausted_message(state, &team.name, key_name, false);
+            let why = if spent >= amount {
+                Why::Spent
+            } else {
+                Why::ThisCall(estimate)
+            };
+            let message = exhausted_message(state, &team.name, key_name, why);
             return Decision::Deny(deny(DenyReason::BudgetExhausted, message));
         }
         if spent.saturating_add(held).saturating_add(estimate) > amount && waiting.is_none() {
-            let message = exhausted_message(state, &team.name, key_name, true);
+            let message = exhausted_message(state, &team.name, key_name, Why::InFlight);
             waiting = Some(deny(DenyReason::BudgetExhausted, message));
         }
     }
@@ -137,21 +142,33 @@ fn deny(reason: DenyReason, message: String) -> AdmitResponse {
     AdmitResponse::Deny { reason, message }
 }
 
+/// Why a call does not fit.
+#[derive(Debug, Clone, Copy)]
+enum Why {
+    /// The budget is spent.
+    Spent,
+    /// This call, at its estimate in pico-dollars, would pass it.
+    ThisCall(i128),
+    /// Calls in flight hold the rest.
+    InFlight,
+}
+
 /// The sentence the person at the tool reads, in dollars and cents.
-fn exhausted_message(
-    state: &BudgetState,
-    team: &str,
-    key_name: Option<&str>,
-    in_flight: bool,
-) -> String {
+fn exhausted_message(state: &BudgetState, team: &str, key_name: Option<&str>, why: Why) -> String {
     let budget = &state.budget;
-    let in_flight = if in_flight {
-        " and calls in flight hold the rest"
-    } else {
-        ""
+    let why = match why {
+        Why::Spent => String::new(),
+        Why::ThisCall(estimate) if estimate < 5_000_000_000 => {
+            " and this call, estimated at under $0.01, would pass it".to_owned()
+        }
+        Why::ThisCall(estimate) => format!(
+            " and this call, estimated at ${}, would pass it",
+            format_cents(estimate)
+        ),
+        Why::InFlight => " and calls in flight hold the rest".to_owned(),
     };
     format!(
-        "{} has spent ${} of its ${} {} budget{in_flight}; the budget resets on {}",
+        "{} has spent ${} of its ${} {} budget{why}; the budget resets on {}",
         budget.subject(team, key_name),
         format_cents(state.spent_pico),
         format_cents(budget.amount_pico),

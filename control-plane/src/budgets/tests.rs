@@ -187,8 +187,8 @@ async fn spend_resets_at_midnight_in_the_budgets_zone_and_the_ledger_keeps_every
     assert_eq!(decision(&denied), "deny", "{denied}");
     assert_eq!(
         denied["message"],
-        "team \"night\" has spent $0.90 of its $1.00 monthly budget; the budget resets on \
-         2027-01-01 00:00 America/New_York"
+        "team \"night\" has spent $0.90 of its $1.00 monthly budget and this call, estimated at \
+         $0.30, would pass it; the budget resets on 2027-01-01 00:00 America/New_York"
     );
 
     // One second past midnight in New York.

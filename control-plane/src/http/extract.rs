@@ -21,9 +21,15 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(request, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|error| ApiError::BadRequest(format!("invalid json body: {error}")))
+        serde_json::from_slice(&bytes).map(Body).map_err(|error| {
+            let text = error.to_string();
+            let hint = if text.contains("expected a string") {
+                "; amounts of money are decimal strings, such as \"500\" or \"0.25\""
+            } else {
+                ""
+            };
+            ApiError::BadRequest(format!("invalid json body: {text}{hint}"))
+        })
     }
 }
 

@@ -66,12 +66,13 @@ impl TeamView {
             ),
             None => {
                 let period = memory.spend.period();
+                let (start, end) = (day_string(period.start), day_string(period.end));
                 (
                     None,
                     None,
                     memory.spend.of(&team.id, period).cost_pico,
-                    day_string(period.start),
-                    day_string(period.end),
+                    format!("{start}T00:00:00+00:00"),
+                    format!("{end}T00:00:00+00:00"),
                 )
             }
         };

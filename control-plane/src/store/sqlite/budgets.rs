@@ -402,7 +402,7 @@ pub fn finish_delivery(
     };
     conn.execute(
         "UPDATE alert_deliveries SET state = ?3, attempts = attempts + 1, \
-         next_attempt_ms = ?4, last_error = coalesce(?5, last_error), sent_at = ?6 \
+         next_attempt_ms = ?4, last_error = ?5, sent_at = ?6 \
          WHERE alert_id = ?1 AND target_id = ?2 AND state = 'pending'",
         params![alert_id, target_id, state, next_ms, error, sent_at],
     )
