@@ -32,6 +32,8 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot lock {path}: {reason}")]
+    Lock { path: String, reason: String },
     #[error("cannot set up the webhook client: {0}")]
     Http(reqwest::Error),
     #[error("start-up was interrupted: {0}")]
@@ -41,6 +43,7 @@ pub enum ServeError {
 /// Opens the store, loads memory, serves until SIGTERM or SIGINT, then drains in-flight
 /// requests and returns.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    let _lock = lock_database(&config.database)?;
     let path = config.database.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await?
@@ -103,6 +106,34 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     served.map_err(ServeError::Serve)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Holds `<database>.lock` for the life of the process: budgets are kept in memory, so two
+/// control planes on one database would each admit against half of what was spent.
+fn lock_database(database: &std::path::Path) -> Result<std::fs::File, ServeError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| ServeError::Lock {
+            path: path.display().to_string(),
+            reason: source.to_string(),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Lock {
+            path: path.display().to_string(),
+            reason: "another control plane holds it; run one control plane per database".into(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServeError::Lock {
+            path: path.display().to_string(),
+            reason: source.to_string(),
+        }),
+    }
 }
 
 async fn upkeep(state: AppState) {

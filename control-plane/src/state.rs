@@ -11,7 +11,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use crate::admission::{Estimator, Reservations};
-use crate::alerts::AlertTarget;
+use crate::alerts::{AlertKey, AlertTarget};
 use crate::budgets::{Budget, BudgetBook};
 use crate::calendar::Period;
 use crate::clock::{Clock, SystemClock};
@@ -31,9 +31,9 @@ pub struct Memory {
     pub reservations: Reservations,
     pub estimator: Estimator,
     pub targets: Vec<AlertTarget>,
-    /// Alerts already written, by budget, period start and threshold (0 for a forecast), so
-    /// a batch does not try to write them again.
-    pub alerted: HashSet<(String, i64, u16)>,
+    /// Alerts already written (see [`crate::alerts::NewAlert::once_key`]), so a batch does not try to write
+    /// them again.
+    pub alerted: HashSet<AlertKey>,
     pub prices: PriceTable,
 }
 
@@ -116,7 +116,13 @@ struct Shared {
     settled: tokio::sync::Notify,
     /// Woken when alerts are written, for the delivery worker.
     alerts: tokio::sync::Notify,
+    /// Places for admissions waiting on calls in flight.
+    waiters: Arc<tokio::sync::Semaphore>,
 }
+
+/// Admissions that may wait on calls in flight at once; beyond it a call that would wait is
+/// decided at once. Every release wakes every waiter, so the bound keeps that cheap.
+pub const MAX_WAITERS: usize = 256;
 
 impl AppState {
     /// Reads teams, keys, prices and this period's spend from the store. Blocks.
@@ -173,6 +179,7 @@ impl AppState {
             clock,
             settled: tokio::sync::Notify::new(),
             alerts: tokio::sync::Notify::new(),
+            waiters: Arc::new(tokio::sync::Semaphore::new(MAX_WAITERS)),
         };
         Ok(AppState {
             shared: Arc::new(shared),
@@ -217,6 +224,11 @@ impl AppState {
     /// Resolves at the next [`AppState::notify_settled`] after it was created and enabled.
     pub fn settled(&self) -> tokio::sync::futures::Notified<'_> {
         self.shared.settled.notified()
+    }
+
+    /// A place to wait on calls in flight, if one is free.
+    pub fn wait_place(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.shared.waiters).try_acquire_owned().ok()
     }
 
     /// Wakes the alert delivery worker.

@@ -223,3 +223,28 @@ fn open_filter_routes_are_warned_about_at_start() {
         "{closed}"
     );
 }
+
+#[test]
+fn a_second_control_plane_on_the_same_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("trimio.db");
+    let mut first = Server::start(&database);
+    let second = Command::new(env!("CARGO_BIN_EXE_trimio-control-plane"))
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(&database)
+        .env("TRIMIO_ADMIN_TOKEN", ADMIN)
+        .output()
+        .expect("the binary runs");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another control plane holds it; run one control plane per database"),
+        "{stderr}"
+    );
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    // Once the first is gone, the database is free again.
+    let mut again = Server::start(&database);
+    let _ = again.child.kill();
+    let _ = again.child.wait();
+}

@@ -41,6 +41,10 @@ async fn hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
+    if path == "hang" {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return StatusCode::NO_CONTENT;
+    }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let id = headers
         .get("x-trimio-alert-id")
@@ -330,4 +334,45 @@ async fn thresholds_alert_once_each_across_retries_refusals_and_a_killed_control
         "a webhook URL reached the log"
     );
     control_plane.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_hangs_holds_up_no_other_teams_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen: Shared = Arc::new(Mutex::new(Seen::default()));
+    let hooks = webhook_server(Arc::clone(&seen)).await;
+    let control_plane = ControlPlane::start(dir.path(), ADMIN_TOKEN, FILTER_TOKEN)
+        .await
+        .unwrap();
+    let admin = control_plane.admin.clone();
+    admin
+        .set_price("alert-test-model", &json!({"input": "1", "output": "1"}))
+        .await
+        .unwrap();
+    let mut hashes = Vec::new();
+    for (team, path) in [("stuck", "hang"), ("fine", "json")] {
+        admin.create_team(team, Some("1")).await.unwrap();
+        let (_, key) = admin.issue_key(team, None).await.unwrap();
+        hashes.push(hex::encode(Sha256::digest(key.as_bytes())));
+        let body = json!({"url": format!("http://127.0.0.1:{hooks}/hooks/{path}")});
+        let path = format!("/v1/admin/teams/{team}/alert-targets");
+        let (status, _) = admin
+            .send(reqwest::Method::POST, &path, Some(body))
+            .await
+            .unwrap();
+        assert_eq!(status, 201);
+    }
+    // The stuck team reaches all three thresholds at once: three deliveries that hang.
+    let stuck: Vec<UsageRecord> = (0..4).map(|n| call(&format!("s{n}"), &hashes[0])).collect();
+    deliver(&control_plane, stuck).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The other team's alert arrives at once all the same.
+    let fine = vec![call("f1", &hashes[1]), call("f2", &hashes[1])];
+    deliver(&control_plane, fine).await;
+    let arrived = wait_for(Duration::from_secs(5), || {
+        let done = taken_thresholds(&seen, "json") == [50];
+        async move { done }
+    })
+    .await;
+    assert!(arrived, "the fine team's alert waited behind the stuck one");
 }

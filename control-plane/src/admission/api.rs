@@ -1,7 +1,8 @@
 //! `POST /v1/filter/admit`: always 200 with a decision.
 //!
 //! A call that fits once calls in flight settle is held until they do, at most the
-//! `wait_ms` the filter allows (and never more than [`MAX_WAIT`]), then denied.
+//! `wait_ms` the filter allows (and never more than [`MAX_WAIT`]), then denied. At most
+//! [`crate::state::MAX_WAITERS`] wait at once; past that such a call is denied at once.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ async fn admit(
 ) -> Result<Json<AdmitResponse>, ApiError> {
     let wait = Duration::from_millis(request.wait_ms.unwrap_or(0)).min(MAX_WAIT);
     let deadline = tokio::time::Instant::now() + wait;
+    let mut place = None;
     loop {
         // Registered before deciding, so a release between the decision and the wait is
         // not missed.
@@ -43,7 +45,10 @@ async fn admit(
         match decision {
             Decision::Allow(answer) | Decision::Deny(answer) => return Ok(Json(answer)),
             Decision::Wait { deny } => {
-                if tokio::time::Instant::now() >= deadline {
+                if place.is_none() {
+                    place = state.wait_place();
+                }
+                if place.is_none() || tokio::time::Instant::now() >= deadline {
                     tracing::info!(
                         reason = "budget_held_in_flight",
                         "call denied: calls in flight still hold the rest of the budget"

@@ -82,8 +82,9 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
         memory
             .estimator
             .estimate(&team.id, facts, &memory.prices, strict_max_tokens);
-    if facts.model.is_none() && estimate == FALLBACK_PICO {
-        // Without the model, the team's mean cost per call is the better guess.
+    if estimate == FALLBACK_PICO {
+        // Without a priced model or recent calls, the team's mean cost per call is the better
+        // guess.
         let mean = memory.spend.of(&team.id, memory.spend.period()).mean_cost();
         if mean > 0 {
             estimate = mean;

@@ -23,6 +23,9 @@ pub const DEFAULT_OUTPUT_TOKENS: u64 = 1024;
 pub const FALLBACK_PICO: i128 = 10_000_000_000;
 /// Team-and-model pairs remembered; beyond it the oldest learning is dropped.
 const MAX_PAIRS: usize = 100_000;
+/// Body size a strict budget assumes when a request's size is unknown (no `content-length`
+/// when admission is asked from the headers): the largest body the filter reads.
+const UNKNOWN_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The parts of a stored call's cost the estimator learns from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +150,10 @@ impl Estimator {
 
     /// The estimated cost of a call in pico-dollars. `strict_max_tokens` asks for the worst
     /// case, with the output cap to assume when the request names none.
+    ///
+    /// A model the price table does not know is estimated from the team's recent calls of
+    /// any model (the response may name a priced model the request did not); in strict mode
+    /// it is priced at the dearest entry of the table.
     pub fn estimate(
         &self,
         team_id: &str,
@@ -154,15 +161,15 @@ impl Estimator {
         prices: &PriceTable,
         strict_max_tokens: Option<u64>,
     ) -> i128 {
-        let model = call.model.unwrap_or_default();
         let rates = call
             .model
             .and_then(|model| prices.lookup(model))
             .map(|(_, priced)| &priced.rates);
-        if call.model.is_some() && rates.is_none() {
-            // The call will be stored unpriced, and an unpriced call spends nothing.
-            return 0;
-        }
+        // Learning is kept under the model the request named, or "" for any model.
+        let model = match rates {
+            Some(_) => call.model.unwrap_or_default(),
+            None => "",
+        };
         let recent = self
             .recent
             .get(&(team_id.to_owned(), model.to_owned()))
@@ -202,39 +209,53 @@ impl Estimator {
             estimate = FALLBACK_PICO;
         }
 
-        if let (Some(default_max), Some(rates)) = (strict_max_tokens, rates) {
-            let bytes = call.prompt_bytes.unwrap_or(0);
+        if let Some(default_max) = strict_max_tokens {
+            let bytes = call.prompt_bytes.unwrap_or(UNKNOWN_BODY_BYTES);
             let output_tokens = call.max_tokens.unwrap_or(default_max);
-            let dearest_prompt = [
-                Usage {
-                    input: bytes,
-                    ..Usage::default()
-                },
-                Usage {
-                    cache_write_5m: bytes,
-                    ..Usage::default()
-                },
-                Usage {
-                    cache_write_1h: bytes,
-                    ..Usage::default()
-                },
-            ]
-            .into_iter()
-            .map(|prompt| {
-                cost(
-                    rates,
-                    Usage {
-                        output: output_tokens,
-                        ..prompt
-                    },
-                )
-            })
-            .max()
-            .unwrap_or(0);
-            estimate = estimate.max(dearest_prompt);
+            let worst = match rates {
+                Some(rates) => worst_case(rates, bytes, output_tokens),
+                None => prices
+                    .entries()
+                    .into_iter()
+                    .map(|(_, priced)| worst_case(&priced.rates, bytes, output_tokens))
+                    .max()
+                    .unwrap_or(FALLBACK_PICO),
+            };
+            estimate = estimate.max(worst);
         }
         estimate
     }
+}
+
+/// The most a call can cost at `rates`: the body as one token a byte at the dearest prompt
+/// price, and every output token allowed.
+fn worst_case(rates: &Rates, bytes: u64, output_tokens: u64) -> i128 {
+    [
+        Usage {
+            input: bytes,
+            ..Usage::default()
+        },
+        Usage {
+            cache_write_5m: bytes,
+            ..Usage::default()
+        },
+        Usage {
+            cache_write_1h: bytes,
+            ..Usage::default()
+        },
+    ]
+    .into_iter()
+    .map(|prompt| {
+        cost(
+            rates,
+            Usage {
+                output: output_tokens,
+                ..prompt
+            },
+        )
+    })
+    .max()
+    .unwrap_or(0)
 }
 
 /// The cost of `usage` at `rates`, at the standard tier; a cost past `i128` counts as the
@@ -301,15 +322,18 @@ mod tests {
     }
 
     #[test]
-    fn unpriced_models_reserve_nothing_and_unknown_models_the_fallback() {
+    fn models_the_table_does_not_know_learn_from_any_model_and_strict_takes_the_dearest() {
         let prices = prices();
-        let estimator = Estimator::default();
-        let unpriced = CallFacts {
-            model: Some("mystery-model"),
-            prompt_bytes: Some(10_000),
-            max_tokens: None,
+        let mut estimator = Estimator::default();
+        let alias = CallFacts {
+            model: Some("sonnet-latest-alias"),
+            prompt_bytes: Some(64_690),
+            max_tokens: Some(32_000),
         };
-        assert_eq!(estimator.estimate("t1", unpriced, &prices, None), 0);
+        assert_eq!(
+            estimator.estimate("t1", alias, &prices, None),
+            FALLBACK_PICO
+        );
         let unknown = CallFacts {
             prompt_bytes: Some(10_000),
             ..CallFacts::default()
@@ -318,5 +342,22 @@ mod tests {
             estimator.estimate("t1", unknown, &prices, None),
             FALLBACK_PICO
         );
+
+        // The alias answered as a priced model: learned under "any model".
+        let record = record_for_tests("r1", "h");
+        let (_, priced) = prices.lookup("claude-sonnet-4-5-20250929").unwrap();
+        let sample = Sample::of(&priced.rates, &record.usage, None, None, 64_690).unwrap();
+        estimator.learn("t1", Some("sonnet-latest-alias"), sample);
+        assert_eq!(
+            estimator.estimate("t1", alias, &prices, None),
+            18_369_000_000
+        );
+
+        // Strict: the dearest entry of the table, here the only one.
+        let strict = estimator.estimate("t1", alias, &prices, Some(4096));
+        assert_eq!(strict, 64_690 * 3_750_000 + 32_000 * 15_000_000);
+        let sizeless = CallFacts::default();
+        let strict = estimator.estimate("t1", sizeless, &prices, Some(4096));
+        assert_eq!(strict, 8 * 1024 * 1024 * 3_750_000 + 4_096 * 15_000_000);
     }
 }

@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// How long a reservation waits for its usage record.
-pub const RESERVATION_TTL: Duration = Duration::from_secs(10 * 60);
+/// How long a reservation waits for its usage record: longer than a call that streams for
+/// many minutes, short enough that a gateway that died gives its reservations back the same
+/// hour.
+pub const RESERVATION_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Open reservations beyond which new calls are admitted without one (memory stays bounded
 /// even if usage records stop arriving).

@@ -3,7 +3,11 @@
 //! answered 2xx, so a crash in between sends it again: targets see each alert at least once
 //! and can tell repeats by the `x-trimio-alert-id` header (and the `id` of a JSON body).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::alerts::{Attempt, DueDelivery, payload};
 use crate::calendar::now_timestamp;
@@ -18,8 +22,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// First wait after a failure; it doubles each time up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i64 = 1_000;
 const MAX_BACKOFF_MS: i64 = 15 * 60 * 1_000;
-/// Deliveries taken per round.
-const BATCH: usize = 50;
+/// Due deliveries looked at per round.
+const BATCH: usize = 500;
 /// How often the outbox is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -56,6 +60,10 @@ impl DeliveryWorker {
                 };
             }
             Ok(response) => format!("the target answered {}", response.status()),
+            Err(error) if error.is_timeout() => format!(
+                "the target did not answer within {} seconds",
+                SEND_TIMEOUT.as_secs()
+            ),
             Err(error) => format!("cannot reach the target: {}", error.without_url()),
         };
         let attempts = due.attempts + 1;
@@ -71,21 +79,40 @@ impl DeliveryWorker {
     }
 }
 
-/// Sends due deliveries until the task is stopped.
+/// Deliveries sent at once, over all targets.
+const CONCURRENT: usize = 16;
+/// Deliveries sent at once to one target, so a target that hangs holds up no other.
+const PER_TARGET: usize = 2;
+
+/// What is being sent right now.
+#[derive(Default)]
+struct InFlight {
+    deliveries: HashSet<(String, String)>,
+    per_target: HashMap<String, usize>,
+}
+
+/// Sends due deliveries until the task is stopped: at most [`CONCURRENT`] at once and
+/// [`PER_TARGET`] to any one target.
 pub async fn run_deliveries(state: AppState, worker: DeliveryWorker) {
+    let worker = Arc::new(worker);
+    let slots = Arc::new(Semaphore::new(CONCURRENT));
+    let in_flight = Arc::new(Mutex::new(InFlight::default()));
     loop {
-        let sent = round(&state, &worker).await;
-        if sent < BATCH {
-            tokio::select! {
-                () = state.alerts_written() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
+        round(&state, &worker, &slots, &in_flight).await;
+        tokio::select! {
+            () = state.alerts_written() => {}
+            () = tokio::time::sleep(POLL) => {}
         }
     }
 }
 
-/// One round: every delivery due now, at most [`BATCH`]. Returns how many were tried.
-async fn round(state: &AppState, worker: &DeliveryWorker) -> usize {
+/// Starts every delivery due now that a slot allows, at most [`BATCH`] looked at.
+async fn round(
+    state: &AppState,
+    worker: &Arc<DeliveryWorker>,
+    slots: &Arc<Semaphore>,
+    in_flight: &Arc<Mutex<InFlight>>,
+) {
     let now_ms = state.now_ms();
     let due = match state
         .blocking(move |store| store.due_deliveries(now_ms, BATCH))
@@ -94,48 +121,86 @@ async fn round(state: &AppState, worker: &DeliveryWorker) -> usize {
         Ok(due) => due,
         Err(error) => {
             tracing::error!(%error, "cannot read the alert outbox; retrying");
-            return 0;
+            return;
         }
     };
-    let tried = due.len();
     for delivery in due {
-        let team = state
-            .memory()
-            .registry
-            .team(&delivery.alert.team_id)
-            .map(|team| team.name.clone())
-            .unwrap_or_else(|| delivery.alert.team_id.clone());
-        let attempt = worker.send(&delivery, &team, state.now_ms()).await;
-        match &attempt {
-            Attempt::Sent { .. } => tracing::info!(
-                alert.id = %delivery.alert.id,
-                target.id = %delivery.target.id,
-                team = %team,
-                kind = delivery.alert.kind.name(),
-                "alert delivered"
-            ),
-            Attempt::Retry { error, .. } => tracing::warn!(
-                alert.id = %delivery.alert.id,
-                target.id = %delivery.target.id,
-                attempts = delivery.attempts + 1,
-                %error,
-                "alert not delivered; will retry"
-            ),
-            Attempt::Failed { error } => tracing::error!(
-                alert.id = %delivery.alert.id,
-                target.id = %delivery.target.id,
-                attempts = delivery.attempts + 1,
-                %error,
-                "alert not delivered after every try; given up"
-            ),
-        }
-        let (alert_id, target_id) = (delivery.alert.id.clone(), delivery.target.id.clone());
-        if let Err(error) = state
-            .blocking(move |store| store.finish_delivery(&alert_id, &target_id, &attempt))
-            .await
+        let pair = (delivery.alert.id.clone(), delivery.target.id.clone());
         {
-            tracing::error!(%error, "cannot record an alert delivery; it will be sent again");
+            let mut sending = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let to_target = sending
+                .per_target
+                .get(&delivery.target.id)
+                .copied()
+                .unwrap_or(0);
+            if sending.deliveries.contains(&pair) || to_target >= PER_TARGET {
+                continue;
+            }
+            let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
+                return;
+            };
+            sending.deliveries.insert(pair.clone());
+            *sending
+                .per_target
+                .entry(delivery.target.id.clone())
+                .or_default() += 1;
+            let (state, worker, in_flight) =
+                (state.clone(), Arc::clone(worker), Arc::clone(in_flight));
+            tokio::spawn(async move {
+                send_one(&state, &worker, delivery).await;
+                let mut sending = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+                sending.deliveries.remove(&pair);
+                if let Some(count) = sending.per_target.get_mut(&pair.1) {
+                    *count -= 1;
+                    if *count == 0 {
+                        sending.per_target.remove(&pair.1);
+                    }
+                }
+                drop(slot);
+            });
         }
     }
-    tried
+}
+
+/// Sends one delivery and records how it ended.
+async fn send_one(state: &AppState, worker: &DeliveryWorker, delivery: DueDelivery) {
+    let team = state
+        .memory()
+        .registry
+        .team(&delivery.alert.team_id)
+        .map(|team| team.name.clone())
+        .unwrap_or_else(|| delivery.alert.team_id.clone());
+    let attempt = worker.send(&delivery, &team, state.now_ms()).await;
+    match &attempt {
+        Attempt::Sent { .. } => tracing::info!(
+            alert.id = %delivery.alert.id,
+            target.id = %delivery.target.id,
+            team = %team,
+            kind = delivery.alert.kind.name(),
+            "alert delivered"
+        ),
+        Attempt::Retry { error, .. } => tracing::warn!(
+            alert.id = %delivery.alert.id,
+            target.id = %delivery.target.id,
+            attempts = delivery.attempts + 1,
+            %error,
+            "alert not delivered; will retry"
+        ),
+        Attempt::Failed { error } => tracing::error!(
+            alert.id = %delivery.alert.id,
+            target.id = %delivery.target.id,
+            attempts = delivery.attempts + 1,
+            %error,
+            "alert not delivered after every try; given up"
+        ),
+    }
+    let (alert_id, target_id) = (delivery.alert.id.clone(), delivery.target.id.clone());
+    if let Err(error) = state
+        .blocking(move |store| store.finish_delivery(&alert_id, &target_id, &attempt))
+        .await
+    {
+        tracing::error!(%error, "cannot record an alert delivery; it will be sent again");
+    }
+    // A retry may be due before the next poll.
+    state.notify_alerts();
 }

@@ -94,6 +94,8 @@ pub struct NewAlert {
     pub project: Option<String>,
     pub key_id: Option<String>,
     pub kind: AlertKind,
+    /// The period as alerts are kept once per: its kind and first local day.
+    pub period_key: String,
     pub period_start: String,
     pub period_end: String,
     pub spend_pico: i128,
@@ -104,6 +106,21 @@ pub struct NewAlert {
     pub created_at: String,
     /// Milliseconds since the epoch; the first delivery is due then.
     pub created_at_ms: i64,
+}
+
+/// What an alert is written once per: budget, period, amount and threshold (0 for a
+/// forecast).
+pub type AlertKey = (String, String, i128, u16);
+
+impl NewAlert {
+    pub fn once_key(&self) -> AlertKey {
+        (
+            self.budget_id.clone(),
+            self.period_key.clone(),
+            self.amount_pico,
+            self.kind.threshold(),
+        )
+    }
 }
 
 /// One alert as the history shows it.
@@ -182,6 +199,7 @@ pub fn plan(
                 project: budget.scope.project().map(str::to_owned),
                 key_id: budget.scope.key_id().map(str::to_owned),
                 kind,
+                period_key: period_key(budget.rule.kind, &state.window),
                 period_start: state.window.start_text(),
                 period_end: state.window.end_text(),
                 spend_pico: crossing.after_pico,
@@ -229,6 +247,11 @@ pub fn plan(
         }
     }
     alerts
+}
+
+/// `month:2026-12-01`: the same month in another time zone is the same period.
+pub fn period_key(kind: crate::budgets::PeriodKind, window: &Window) -> String {
+    format!("{}:{}", kind.as_str(), window.start.date())
 }
 
 /// `2027-01-01 00:00 Europe/Berlin`.

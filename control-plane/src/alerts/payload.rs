@@ -49,6 +49,7 @@ mod tests {
             project: None,
             key_id: None,
             kind: AlertKind::Threshold(80),
+            period_key: "month:2026-12-01".into(),
             period_start: "2026-12-01T00:00:00+00:00".into(),
             period_end: "2027-01-01T00:00:00+00:00".into(),
             spend_pico: 810_000_000_000,

@@ -105,7 +105,8 @@ pub struct Current {
     reserved_usd: String,
     remaining_usd: String,
     used_percent: String,
-    burn_usd_per_day: String,
+    /// Absent, like the projection, until a tenth of the period has passed.
+    burn_usd_per_day: Option<String>,
     /// Absent until a tenth of the period has passed: a rate over minutes says little.
     projected_usd: Option<String>,
     exhausted_on: Option<String>,
@@ -152,7 +153,9 @@ impl Current {
             reserved_usd: format_usd(state.held_pico),
             remaining_usd: format_usd((amount - spent).max(0)),
             used_percent: percent(spent, amount),
-            burn_usd_per_day: format_usd(forecast.burn_per_day_pico),
+            burn_usd_per_day: forecast
+                .settled
+                .then(|| format_usd(forecast.burn_per_day_pico)),
             projected_usd: forecast
                 .settled
                 .then(|| format_usd(forecast.projected_pico)),

@@ -385,3 +385,114 @@ async fn a_strict_budget_is_never_passed_whatever_the_calls_cost_and_however_the
     }
     assert!(admitted >= 15, "admitted {admitted}");
 }
+
+#[tokio::test]
+async fn alerts_come_once_per_month_whatever_its_zone_and_again_for_a_new_amount() {
+    let h = Harness::at("2026-12-11T12:00:00Z");
+    let (key, _) = h.team("zones", None).await;
+    let budget = h
+        .ok(
+            Method::POST,
+            "/v1/admin/budgets",
+            Some(json!({"team": "zones", "amount_usd": "1"})),
+        )
+        .await;
+    let id = budget["id"].as_str().unwrap().to_owned();
+    let thresholds = |alerts: &Value, amount: &str| -> Vec<u64> {
+        let mut found: Vec<u64> = alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "threshold" && a["amount_usd"] == amount)
+            .map(|a| a["threshold_percent"].as_u64().unwrap())
+            .collect();
+        found.sort_unstable();
+        found
+    };
+
+    h.usage(&["z1", "z2"], &key, "2026-12-11T11:00:00Z").await;
+    for zone in ["Europe/Berlin", "America/St_Johns", "UTC"] {
+        let body = json!({"time_zone": zone});
+        h.ok(
+            Method::PATCH,
+            &format!("/v1/admin/budgets/{id}"),
+            Some(body),
+        )
+        .await;
+        h.usage_with(
+            &[&format!("tz-{zone}")],
+            &key,
+            "2026-12-11T11:00:00Z",
+            1,
+            200,
+        )
+        .await;
+    }
+    let alerts = h.ok(Method::GET, "/v1/admin/alerts?team=zones", None).await;
+    assert_eq!(thresholds(&alerts, "1"), [50], "{alerts}");
+    let forecasts = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "forecast")
+        .count();
+    assert_eq!(forecasts, 1, "{alerts}");
+
+    // Raised to 10 USD: its own thresholds alert when reached.
+    h.ok(
+        Method::PATCH,
+        &format!("/v1/admin/budgets/{id}"),
+        Some(json!({"amount_usd": "10"})),
+    )
+    .await;
+    let ids: Vec<String> = (0..15).map(|n| format!("r{n}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    h.usage(&ids, &key, "2026-12-11T11:30:00Z").await;
+    let alerts = h.ok(Method::GET, "/v1/admin/alerts?team=zones", None).await;
+    assert_eq!(thresholds(&alerts, "1"), [50]);
+    assert_eq!(thresholds(&alerts, "10"), [50], "{alerts}");
+}
+
+#[tokio::test]
+async fn waiting_admissions_are_bounded() {
+    let h = Harness::at("2026-12-04T12:00:00Z");
+    let (key, _) = h.team("herd", None).await;
+    h.ok(
+        Method::POST,
+        "/v1/admin/budgets",
+        Some(json!({"team": "herd", "amount_usd": "1"})),
+    )
+    .await;
+    h.usage(&["h0"], &key, "2026-12-04T11:00:00Z").await;
+    // 0.30 spent; two calls in flight hold 0.60: every further call would wait.
+    assert_eq!(decision(&h.admit("h1", &key, None).await), "allow");
+    assert_eq!(decision(&h.admit("h2", &key, None).await), "allow");
+
+    let mut waiting = Vec::new();
+    for n in 0..crate::state::MAX_WAITERS {
+        let app = h.app.clone();
+        let key = key.clone();
+        waiting.push(tokio::spawn(async move {
+            let request = json!({
+                "request_id": format!("w{n}"), "key_hash": key, "provider": "openai",
+                "family": "openai_chat", "model": "budget-model",
+                "prompt_bytes": 1_200_000, "max_tokens": 100, "wait_ms": 2000,
+            });
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri("/v1/filter/admit")
+                .body(Body::from(request.to_string()))
+                .unwrap();
+            app.oneshot(request).await.unwrap().status()
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(waiting.iter().all(|w| !w.is_finished()), "they wait");
+    let started = std::time::Instant::now();
+    let past = h.admit("past-the-bound", &key, Some(2000)).await;
+    assert_eq!(decision(&past), "deny");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1000));
+    for w in waiting {
+        assert_eq!(w.await.unwrap(), StatusCode::OK);
+    }
+}

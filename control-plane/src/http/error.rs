@@ -17,6 +17,8 @@ pub enum ApiError {
     NotFound(String),
     /// The request clashes with what exists (a taken name).
     Conflict(String),
+    /// The body is larger than the API takes.
+    TooLarge(String),
     /// The route exists but not with this method.
     MethodNotAllowed,
     /// Something failed inside; already logged.
@@ -51,6 +53,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.to_owned()),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "this route does not take that method".to_owned(),

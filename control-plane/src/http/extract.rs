@@ -47,10 +47,15 @@ where
             .await
             .map(RawBody)
             .map_err(|rejection| {
-                ApiError::BadRequest(format!(
+                let message = format!(
                     "cannot read the request body: {}",
                     lower(&rejection.body_text())
-                ))
+                );
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge(message)
+                } else {
+                    ApiError::BadRequest(message)
+                }
             })
     }
 }

@@ -75,14 +75,8 @@ pub async fn ingest(
         warn_unattributed(row);
     }
     let alerts_written = !alerts.is_empty();
-    for alert in alerts {
-        let start_ms = memory
-            .budgets
-            .get(&alert.budget_id)
-            .map_or(0, |state| state.window.start_ms);
-        memory
-            .alerted
-            .insert((alert.budget_id, start_ms, alert.kind.threshold()));
+    for alert in &alerts {
+        memory.alerted.insert(alert.once_key());
     }
     drop(memory);
     state.notify_settled();
@@ -157,15 +151,7 @@ fn plan_alerts(state: &AppState, rows: &[LedgerRow], new: &[bool]) -> Vec<NewAle
         &mut id,
     )
     .into_iter()
-    .filter(|alert| {
-        let start_ms = memory
-            .budgets
-            .get(&alert.budget_id)
-            .map_or(0, |state| state.window.start_ms);
-        !memory
-            .alerted
-            .contains(&(alert.budget_id.clone(), start_ms, alert.kind.threshold()))
-    })
+    .filter(|alert| !memory.alerted.contains(&alert.once_key()))
     .collect()
 }
 

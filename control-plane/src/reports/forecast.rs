@@ -45,7 +45,8 @@ struct Row {
     period_start: String,
     period_end: String,
     spend_usd: String,
-    burn_usd_per_day: String,
+    /// Absent until a tenth of the period has passed.
+    burn_usd_per_day: Option<String>,
     /// Absent until a tenth of the period has passed.
     projected_usd: Option<String>,
     exhausted_on: Option<String>,
@@ -104,7 +105,9 @@ async fn forecast(
                 period_start: window.start_text(),
                 period_end: window.end_text(),
                 spend_usd: format_usd(spent),
-                burn_usd_per_day: format_usd(forecast.burn_per_day_pico),
+                burn_usd_per_day: forecast
+                    .settled
+                    .then(|| format_usd(forecast.burn_per_day_pico)),
                 projected_usd: forecast
                     .settled
                     .then(|| format_usd(forecast.projected_pico)),

@@ -345,7 +345,7 @@ async fn this_route_alone_takes_maps_past_the_usual_body_limit() {
 
     let uri = "/v1/admin/prices/my-model";
     let (status, json) = send(&app, Method::PUT, uri, Some(ADMIN), padded).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(
         json["error"].as_str().unwrap().contains("length limit"),
         "{json}"
@@ -353,5 +353,5 @@ async fn this_route_alone_takes_maps_past_the_usual_body_limit() {
 
     let huge = format!("{SAMPLE}{}", " ".repeat(33 * 1024 * 1024));
     let (status, _) = send(&app, Method::POST, IMPORT, Some(ADMIN), huge).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -265,11 +265,12 @@ pub fn insert_alerts(tx: &Transaction<'_>, alerts: &[NewAlert]) -> Result<(), St
         let inserted = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO alerts (id, budget_id, team_id, scope, project, key_id, \
-                 kind, threshold, period_start, period_end, spend_pico, amount_pico, \
-                 projected_pico, exhausted_on, message, created_at, created_at_ms) VALUES \
-                 (:id, :budget_id, :team_id, :scope, :project, :key_id, :kind, :threshold, \
-                 :period_start, :period_end, :spend_pico, :amount_pico, :projected_pico, \
-                 :exhausted_on, :message, :created_at, :created_at_ms)",
+                 kind, threshold, period_key, period_start, period_end, spend_pico, \
+                 amount_pico, projected_pico, exhausted_on, message, created_at, \
+                 created_at_ms) VALUES (:id, :budget_id, :team_id, :scope, :project, :key_id, \
+                 :kind, :threshold, :period_key, :period_start, :period_end, :spend_pico, \
+                 :amount_pico, :projected_pico, :exhausted_on, :message, :created_at, \
+                 :created_at_ms)",
             )
             .context("prepare an alert insert")?
             .execute(named_params! {
@@ -281,6 +282,7 @@ pub fn insert_alerts(tx: &Transaction<'_>, alerts: &[NewAlert]) -> Result<(), St
                 ":key_id": alert.key_id,
                 ":kind": alert.kind.name(),
                 ":threshold": alert.kind.threshold(),
+                ":period_key": alert.period_key,
                 ":period_start": alert.period_start,
                 ":period_end": alert.period_end,
                 ":spend_pico": alert.spend_pico.to_string(),
@@ -326,6 +328,7 @@ fn read_alert(row: &Row<'_>) -> rusqlite::Result<NewAlert> {
     };
     let scope: String = row.get(3)?;
     Ok(NewAlert {
+        period_key: String::new(),
         budget_id: row.get(1)?,
         team_id: row.get(2)?,
         scope: match scope.as_str() {

@@ -16,7 +16,12 @@ enum Migration {
     Code(fn(&Transaction<'_>) -> Result<(), StoreError>),
 }
 
-const MIGRATIONS: &[Migration] = &[Migration::Sql(V1), Migration::Code(v2), Migration::Sql(V3)];
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(V1),
+    Migration::Code(v2),
+    Migration::Sql(V3),
+    Migration::Sql(V4),
+];
 
 /// Absent values in rollup keys are stored as `''` so the composite primary key can match
 /// them (SQLite treats every NULL as distinct in a key).
@@ -252,6 +257,56 @@ ALTER TABLE ledger ADD COLUMN request_bytes INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX ledger_by_team_start ON ledger (team_id, started_at_ms);
 "#;
 
+/// Version 4: an alert is once per budget, period, amount and threshold. The period is named
+/// by its kind and first local day, so a new time zone for the same month does not raise
+/// the month's alerts again; the amount is part of it, so a budget raised mid-period alerts
+/// at its new thresholds. Alerts written before keep their old key.
+const V4: &str = r#"
+CREATE TABLE alerts_v4 (
+    id             TEXT PRIMARY KEY,
+    budget_id      TEXT NOT NULL,
+    team_id        TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    project        TEXT,
+    key_id         TEXT,
+    kind           TEXT NOT NULL,
+    threshold      INTEGER NOT NULL,
+    period_key     TEXT NOT NULL,
+    period_start   TEXT NOT NULL,
+    period_end     TEXT NOT NULL,
+    spend_pico     TEXT NOT NULL,
+    amount_pico    TEXT NOT NULL,
+    projected_pico TEXT,
+    exhausted_on   TEXT,
+    message        TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    UNIQUE (budget_id, period_key, amount_pico, kind, threshold)
+);
+INSERT INTO alerts_v4
+SELECT id, budget_id, team_id, scope, project, key_id, kind, threshold, 'v3:' || period_start,
+    period_start, period_end, spend_pico, amount_pico, projected_pico, exhausted_on, message,
+    created_at, created_at_ms
+FROM alerts;
+CREATE TABLE alert_deliveries_v4 (
+    alert_id        TEXT NOT NULL REFERENCES alerts_v4 (id),
+    target_id       TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         TEXT,
+    PRIMARY KEY (alert_id, target_id)
+) WITHOUT ROWID;
+INSERT INTO alert_deliveries_v4 SELECT * FROM alert_deliveries;
+DROP TABLE alert_deliveries;
+DROP TABLE alerts;
+ALTER TABLE alerts_v4 RENAME TO alerts;
+ALTER TABLE alert_deliveries_v4 RENAME TO alert_deliveries;
+CREATE INDEX alerts_by_team ON alerts (team_id, created_at_ms);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_ms) WHERE state = 'pending';
+"#;
+
 /// Before names became unique whatever their case, `payments` and `Payments` could both
 /// exist. The newer of such teams is renamed `<name>-<id>` (within 64 characters) so the
 /// unique index can be built; its id, keys and spend are unchanged.
@@ -393,6 +448,37 @@ mod tests {
             .unwrap();
         }
         conn
+    }
+
+    #[test]
+    fn alerts_and_their_deliveries_keep_through_the_new_alert_key() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate_to(&mut conn, 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams VALUES ('team_a', 'payments', '2025-12-01T00:00:00Z');
+             INSERT INTO alert_targets VALUES ('tgt_1', 'team_a', 'leads', 'json',
+                 'http://127.0.0.1:9/', '2025-12-01T00:00:00Z', NULL);
+             INSERT INTO alerts VALUES ('alt_1', 'bud_1', 'team_a', 'team', NULL, NULL,
+                 'threshold', 50, '2025-12-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00',
+                 '600', '1000', NULL, NULL, 'half', '2025-12-04T00:00:00Z', 1);
+             INSERT INTO alert_deliveries VALUES ('alt_1', 'tgt_1', 'sent', 1, 0, NULL, 'x');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 3);
+        let history = super::super::budgets::alerts(&conn, None, 10).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].alert.message, "half");
+        assert_eq!(history[0].deliveries[0].state, "sent");
+        let key: String = conn
+            .query_row("SELECT period_key FROM alerts", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(key, "v3:2025-12-01T00:00:00+00:00");
+        let orphan = conn.execute(
+            "INSERT INTO alert_deliveries VALUES ('alt_9', 'tgt_1', 'pending', 0, 0, NULL, NULL)",
+            [],
+        );
+        assert!(orphan.is_err(), "deliveries still reference alerts");
     }
 
     #[test]
