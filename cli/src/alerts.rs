@@ -8,18 +8,20 @@ use crate::api::{Answer, Api, Request};
 use crate::error::CliError;
 use crate::reply::Reply;
 use crate::table::{Align, Table};
-use crate::view::{day, items, moment, str_of, text};
+use crate::view::{day, items, moment, str_of, text, text_of};
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum AlertsCommand {
     /// A team's alert targets (webhook URLs are shown cut after the host).
     Targets {
         /// The team's id or name.
+        #[arg(value_parser = crate::args::team)]
         team: String,
     },
     /// Send a team's budget alerts to a webhook.
     AddTarget {
         /// The team's id or name.
+        #[arg(value_parser = crate::args::team)]
         team: String,
         /// The webhook, http or https (a Slack incoming webhook with --format slack).
         #[arg(long)]
@@ -34,6 +36,7 @@ pub enum AlertsCommand {
     /// Stop sending alerts to a target.
     RemoveTarget {
         /// The target's id (`tgt_…`).
+        #[arg(value_parser = crate::args::target_id)]
         id: String,
     },
     /// Alerts sent, newest first, with each delivery's state.
@@ -213,7 +216,7 @@ fn scope(alert: &Value) -> String {
 fn kind(alert: &Value) -> String {
     match str_of(alert, "kind") {
         Some("threshold") => format!("{}% reached", text(alert, "threshold_percent")),
-        Some("forecast") => match str_of(alert, "exhausted_on") {
+        Some("forecast") => match text_of(alert, "exhausted_on") {
             Some(day) => format!("forecast: spent by {day}"),
             None => format!("forecast: {} USD", text(alert, "projected_usd")),
         },
@@ -337,5 +340,26 @@ mod tests {
             "alt_2 to tgt_2 failed after 3 attempts: http 500",
         ];
         assert_eq!(alerts_text(&alerts).lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn failed_deliveries_cannot_write_to_the_terminal() {
+        let alerts = json!({"alerts": [
+            {"id": "alt_1", "kind": "threshold", "threshold_percent": 50, "deliveries": [
+                {"target_id": "tgt_1\u{1b}]0;pwned\u{7}", "state": "failed", "attempts": 3,
+                 "last_error": "http 500\r\nerror: forged\u{1b}[2J\u{9b}H"}]}]});
+        let shown = alerts_text(&alerts);
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown:?}"
+        );
+        assert_eq!(
+            shown.lines().last(),
+            Some(
+                "alt_1 to tgt_1\\u{1b}]0;pwned\\u{7} failed after 3 attempts: \
+                 http 500\\r\\nerror: forged\\u{1b}[2J\\u{9b}H"
+            )
+        );
+        assert!(!shown.lines().any(|line| line.starts_with("error:")));
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::alerts::AlertsCommand;
+use crate::api::is_path_step;
 use crate::budgets::BudgetsCommand;
 use crate::keys::KeysCommand;
 use crate::prices::PricesCommand;
@@ -61,6 +62,59 @@ pub enum Command {
     /// Spend and forecast reports.
     #[command(subcommand)]
     Report(ReportCommand),
+}
+
+/// A team's id or name given as a path parameter.
+pub fn team(value: &str) -> Result<String, String> {
+    path_value(value, "a team", "give the team's name or id")
+}
+
+/// A key's id given as a path parameter.
+pub fn key_id(value: &str) -> Result<String, String> {
+    path_value(
+        value,
+        "a key",
+        "give the key's id (key_…), from `trimio keys list TEAM`",
+    )
+}
+
+/// A budget's id given as a path parameter.
+pub fn budget_id(value: &str) -> Result<String, String> {
+    path_value(
+        value,
+        "a budget",
+        "give the budget's id (bud_…), from `trimio budgets list`",
+    )
+}
+
+/// An alert target's id given as a path parameter.
+pub fn target_id(value: &str) -> Result<String, String> {
+    path_value(
+        value,
+        "an alert target",
+        "give the target's id (tgt_…), from `trimio alerts targets TEAM`",
+    )
+}
+
+/// A model key given as a path parameter.
+pub fn model(value: &str) -> Result<String, String> {
+    path_value(
+        value,
+        "a model",
+        "give the model key as `trimio prices list` shows it",
+    )
+}
+
+/// Refuses, before anything is sent, a value that would change the request's route (see
+/// [`is_path_step`]): clap then exits with status 2, as for any value it cannot parse.
+fn path_value(value: &str, what: &str, hint: &str) -> Result<String, String> {
+    if is_path_step(value) {
+        return Err(format!(
+            "it cannot name {what}: an empty value, \".\" or \"..\" (also percent-encoded, as \
+             %2e) would change the request's path; {hint}"
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 #[cfg(test)]
@@ -200,6 +254,70 @@ mod tests {
             "--name is required"
         );
         assert!(parse(&["teams"]).is_err());
+    }
+
+    #[test]
+    fn refuses_values_that_would_change_the_path() {
+        let commands: [&[&str]; 11] = [
+            &["teams", "show", "VALUE"],
+            &["keys", "list", "VALUE"],
+            &["keys", "create", "VALUE", "--name", "ci"],
+            &["keys", "revoke", "VALUE"],
+            &["budgets", "show", "VALUE"],
+            &["budgets", "delete", "VALUE"],
+            &["alerts", "targets", "VALUE"],
+            &[
+                "alerts",
+                "add-target",
+                "VALUE",
+                "--url",
+                "https://h.example/x",
+            ],
+            &["alerts", "remove-target", "VALUE"],
+            &["prices", "set", "VALUE", "--input", "3", "--output", "15"],
+            &["prices", "delete", "VALUE"],
+        ];
+        let with = |args: &[&str], value: &str| -> Vec<String> {
+            args.iter()
+                .map(|arg| if *arg == "VALUE" { value } else { arg }.to_owned())
+                .collect()
+        };
+        let bad = [
+            "", ".", "..", "%2e", ".%2E", "%2E%2e", "%252e", ".\t.", "a/..", "..%2F",
+        ];
+        for args in commands {
+            for value in bad {
+                let argv = with(args, value);
+                let error = match Cli::try_parse_from(std::iter::once("trimio".into()).chain(argv))
+                {
+                    Ok(cli) => panic!("{args:?} with {value:?} parsed as {:?}", cli.command),
+                    Err(error) => error,
+                };
+                assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+                assert_eq!(error.exit_code(), 2);
+                assert!(error.to_string().contains("it cannot name a"), "{error}");
+            }
+            for value in [
+                "payments",
+                "key_1",
+                "a.b",
+                "...",
+                "vertex_ai/claude-3",
+                "%2e%2ex",
+            ] {
+                let argv = with(args, value);
+                assert!(
+                    Cli::try_parse_from(std::iter::once("trimio".into()).chain(argv)).is_ok(),
+                    "{args:?} with {value:?}"
+                );
+            }
+        }
+
+        let error = parse(&["keys", "revoke", ".."]).unwrap_err().to_string();
+        assert!(
+            error.contains("cannot name a key") && error.contains("trimio keys list TEAM"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::printable::printable;
+
 /// A failed command. The message is printed after `error: ` and the process exits non-zero.
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -56,9 +58,34 @@ pub enum CliError {
     )]
     BadUrl(String),
 
-    /// The control plane refused the request and said why (its own message).
+    /// The control plane refused the request and said why (its own message, escaped and cut).
     #[error("{message} (http {status})")]
     Api { status: u16, message: String },
+
+    /// A successful answer longer than trimio reads; `limit` is in bytes.
+    #[error(
+        "the control plane at {url} answered {method} {path} with more than {}, the most trimio \
+         reads; check that --url (or TRIMIO_URL) is the control plane's address, and narrow a \
+         report with --period, --from and --to, or fewer --group-by",
+        size(*limit)
+    )]
+    TooLarge {
+        url: String,
+        method: String,
+        path: String,
+        limit: u64,
+    },
+
+    /// A path parameter that would change the route the request reaches; `value` is escaped.
+    #[error(
+        "\"{value}\" cannot be sent as part of {method} {path}: an empty value, \".\" or \"..\" \
+         (also percent-encoded, as %2e) would change which route the request reaches"
+    )]
+    PathStep {
+        value: String,
+        method: String,
+        path: String,
+    },
 
     /// A 404 for the route itself, not for a thing it names.
     #[error(
@@ -88,4 +115,49 @@ pub enum CliError {
     /// Anything else from the HTTP client (building it, reading a body).
     #[error("http request to {url} failed: {cause}")]
     Http { url: String, cause: String },
+}
+
+impl CliError {
+    /// The message as printed after `error: `: one line, with anything a terminal would act on
+    /// escaped, whatever the server or the file system put in it.
+    pub fn line(&self) -> String {
+        printable(&self.to_string())
+    }
+}
+
+/// `64 MiB`, `64 KiB`, `100 bytes`.
+fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_on_one_line_with_nothing_a_terminal_acts_on() {
+        let error = CliError::Api {
+            status: 400,
+            message: "bad\nerror: forged\u{1b}]0;pwned\u{7}".into(),
+        };
+        assert_eq!(
+            error.line(),
+            "bad\\nerror: forged\\u{1b}]0;pwned\\u{7} (http 400)"
+        );
+    }
+
+    #[test]
+    fn writes_sizes_in_their_unit() {
+        assert_eq!(size(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(size(64 * 1024), "64 KiB");
+        assert_eq!(size(1500), "1500 bytes");
+    }
 }

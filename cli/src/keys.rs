@@ -8,7 +8,7 @@ use crate::api::{Api, Request};
 use crate::error::CliError;
 use crate::reply::Reply;
 use crate::table::{Align, Table};
-use crate::view::{day, items, str_of, text};
+use crate::view::{day, items, str_of, text, text_of};
 
 /// Said with every newly issued key: the control plane keeps only its hash.
 pub const SHOWN_ONCE: &str =
@@ -19,11 +19,13 @@ pub enum KeysCommand {
     /// A team's keys (their prefixes; never the keys).
     List {
         /// The team's id or name.
+        #[arg(value_parser = crate::args::team)]
         team: String,
     },
     /// Issue a key for a team; the key is printed once.
     Create {
         /// The team's id or name.
+        #[arg(value_parser = crate::args::team)]
         team: String,
         /// What the key is for, such as the laptop or CI job that holds it.
         #[arg(long)]
@@ -35,6 +37,7 @@ pub enum KeysCommand {
     /// Revoke a key; calls with it are refused from the next one on.
     Revoke {
         /// The key's id (`key_…`), from `trimio keys list TEAM`.
+        #[arg(value_parser = crate::args::key_id)]
         key_id: String,
     },
 }
@@ -112,7 +115,7 @@ fn list_text(team: &str, value: &Value) -> String {
 }
 
 fn issued_text(issued: &Value) -> String {
-    let project = match str_of(issued, "project") {
+    let project = match text_of(issued, "project") {
         Some(project) => format!(", project {project}"),
         None => String::new(),
     };
@@ -164,6 +167,16 @@ mod tests {
              now.\n"
         );
         assert_eq!(rendered.matches("tmk_abcdef").count(), 1);
+
+        let hostile = json!({"id": "key_1", "key": "tmk_x\u{1b}[2J", "name": "ci\nerror: x",
+            "team": "payments", "project": "\u{9b}H"});
+        assert_eq!(
+            issued_text(&hostile),
+            "issued key key_1 \"ci\\nerror: x\" for team payments, project \\u{9b}H\n\n    \
+             tmk_x\\u{1b}[2J\n\n\
+             this is the only time the key is shown; it will not be shown again, so store it \
+             now.\n"
+        );
     }
 
     #[test]

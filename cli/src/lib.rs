@@ -2,15 +2,18 @@
 //!
 //! Each command is one request or two (`budgets set` reads the team's budgets first), and
 //! prints either the API's JSON (`--json`) or tables and short summaries for people. Every
-//! failure says what to do about it; the admin token never appears in what is printed.
+//! failure says what to do about it; the admin token never appears in what is printed, and
+//! nothing the control plane sends reaches the terminal raw ([`printable`]).
 
 pub mod alerts;
 pub mod api;
 pub mod args;
+pub mod body;
 pub mod budgets;
 pub mod error;
 pub mod keys;
 pub mod prices;
+pub mod printable;
 pub mod reply;
 pub mod reports;
 pub mod table;

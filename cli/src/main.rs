@@ -1,6 +1,6 @@
 //! `trimio`: see `trimio --help`.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,12 +12,19 @@ fn main() -> ExitCode {
     let reply = match trimio_cli::run(&cli, &|name| std::env::var(name).ok()) {
         Ok(reply) => reply,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", error.line());
             return ExitCode::FAILURE;
         }
     };
 
-    match reply.print(cli.json, &mut io::stdout().lock(), &mut io::stderr().lock()) {
+    let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
+    match reply.print(
+        cli.json,
+        terminal,
+        &mut stdout.lock(),
+        &mut io::stderr().lock(),
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader (`| head`) has what it wanted.
         Err(error) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -22,6 +22,7 @@ pub enum PricesCommand {
     /// Delete a price set through the API; the shipped default, if any, applies again.
     Delete {
         /// The model key the price was set for.
+        #[arg(value_parser = crate::args::model)]
         model: String,
     },
 }
@@ -31,6 +32,7 @@ pub enum PricesCommand {
 pub struct SetPriceArgs {
     /// The model key, matched as a prefix of the model a response names
     /// (claude-sonnet-4-5 prices claude-sonnet-4-5-20250929).
+    #[arg(value_parser = crate::args::model)]
     pub model: String,
 
     /// Uncached input.

@@ -1,4 +1,8 @@
-//! Aligned plain-text tables and `name  value` blocks for people.
+//! Aligned plain-text tables and `name  value` blocks for people. Every cell, title and value
+//! is shown through [`printable`], so a name sent by a client cannot move the cursor or break
+//! a row.
+
+use crate::printable::printable;
 
 /// Where a column's cells sit: text to the left, numbers to the right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +23,7 @@ impl Table {
         Table {
             columns: columns
                 .iter()
-                .map(|(title, align)| ((*title).to_owned(), *align))
+                .map(|(title, align)| (printable(title), *align))
                 .collect(),
             rows: Vec::new(),
         }
@@ -27,7 +31,7 @@ impl Table {
 
     /// Adds a column after the ones given to [`Table::new`]; only before the first row.
     pub fn column(&mut self, title: &str, align: Align) {
-        self.columns.push((title.to_owned(), align));
+        self.columns.push((printable(title), align));
     }
 
     /// Adds a row; missing cells are blank, extra cells are dropped.
@@ -94,23 +98,6 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Text with control characters escaped, so a name sent by a client cannot move the cursor
-/// or break a row.
-fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

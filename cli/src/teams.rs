@@ -8,7 +8,7 @@ use crate::api::{Api, Request};
 use crate::error::CliError;
 use crate::reply::Reply;
 use crate::table::{Align, Table, fields};
-use crate::view::{items, moment, str_of, text};
+use crate::view::{items, moment, text, text_of};
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum TeamsCommand {
@@ -25,6 +25,7 @@ pub enum TeamsCommand {
     /// One team, with its budget and this month's spend.
     Show {
         /// The team's id or name.
+        #[arg(value_parser = crate::args::team)]
         team: String,
     },
 }
@@ -75,7 +76,7 @@ fn list_text(value: &Value) -> String {
 }
 
 fn created_text(team: &Value) -> String {
-    let budget = match team.get("budget_usd").and_then(Value::as_str) {
+    let budget = match text_of(team, "budget_usd") {
         Some(usd) => format!("a budget of {usd} USD per month"),
         None => "no budget".to_owned(),
     };
@@ -89,7 +90,7 @@ fn created_text(team: &Value) -> String {
 /// The budget's own period decides the spend shown; a team without a budget shows the
 /// calendar month.
 fn team_text(team: &Value) -> String {
-    let budget = match (str_of(team, "budget_usd"), str_of(team, "budget_id")) {
+    let budget = match (text_of(team, "budget_usd"), text_of(team, "budget_id")) {
         (Some(usd), Some(id)) => format!("{usd} USD per period ({id}; `trimio budgets show {id}`)"),
         (Some(usd), None) => format!("{usd} USD per month"),
         (None, _) => "none".to_owned(),
@@ -188,6 +189,18 @@ mod tests {
         assert_eq!(
             created_text(&team()),
             "created team payments (team_1a2b) with a budget of 500 USD per month\n"
+        );
+    }
+
+    #[test]
+    fn escapes_what_the_server_sends() {
+        let mut hostile = team();
+        hostile["name"] = json!("pay\u{1b}]0;x\u{7}");
+        hostile["budget_usd"] = json!("5\n\u{1b}[2J");
+        assert_eq!(
+            created_text(&hostile),
+            "created team pay\\u{1b}]0;x\\u{7} (team_1a2b) with a budget of 5\\n\\u{1b}[2J USD \
+             per month\n"
         );
     }
 }

@@ -1,22 +1,30 @@
 //! Reading fields out of the API's JSON for people: tolerant of what is missing, so an answer
-//! from a newer or older control plane still prints.
+//! from a newer or older control plane still prints. What is read here for showing comes out
+//! [`printable`]; [`str_of`] is for comparing and gives the field as it is.
 
 use serde_json::Value;
+
+use crate::printable::printable;
 
 /// Shown where a field is null or missing.
 pub const NONE: &str = "-";
 
-/// A field as text: strings as they are, numbers and booleans written out, [`NONE`] for null
-/// or missing.
+/// A field as text to show: strings as they are, numbers and booleans written out, [`NONE`]
+/// for null or missing; escaped by [`printable`].
 pub fn text(value: &Value, key: &str) -> String {
     match value.get(key) {
         None | Some(Value::Null) => NONE.to_owned(),
-        Some(Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
+        Some(Value::String(text)) => printable(text),
+        Some(other) => printable(&other.to_string()),
     }
 }
 
-/// A string field, if there is one.
+/// A string field to show, escaped by [`printable`], if there is one.
+pub fn text_of(value: &Value, key: &str) -> Option<String> {
+    str_of(value, key).map(printable)
+}
+
+/// A string field as it is, if there is one: for comparing, not for showing.
 pub fn str_of<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
@@ -143,6 +151,18 @@ mod tests {
         assert_eq!(text(&value, "missing"), "-");
         assert_eq!(items(&value, "a").len(), 1);
         assert!(items(&value, "s").is_empty());
+    }
+
+    #[test]
+    fn fields_for_showing_are_escaped() {
+        let value = json!({"e": "http 500\n\u{1b}]0;pwned\u{7}", "a": ["\u{9b}2J"]});
+        assert_eq!(text(&value, "e"), "http 500\\n\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(text(&value, "a"), "[\"\\u{9b}2J\"]");
+        assert_eq!(text_of(&value, "e"), Some(text(&value, "e")));
+        assert_eq!(str_of(&value, "e"), Some("http 500\n\u{1b}]0;pwned\u{7}"));
+        let clear = json!({"t": "\u{1b}[2J"});
+        assert_eq!(moment(&clear, "t"), "\\u{1b}[2J");
+        assert_eq!(day(&clear, "t"), "\\u{1b}[2J");
     }
 
     #[test]

@@ -163,6 +163,13 @@ impl Envoy {
             process.stop().await;
         }
     }
+
+    /// SIGKILL: no chance to deliver what it holds.
+    pub async fn kill(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.kill().await;
+        }
+    }
 }
 
 /// Runs `envoy --mode validate` on a config file; Ok when Envoy accepts it.

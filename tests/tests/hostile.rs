@@ -252,3 +252,110 @@ async fn failing_open_admits_only_keys_admitted_before() {
     assert_eq!(record.unwrap()["cost_usd"], "0.01875");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_giant_sse_line_and_duplicate_json_keys_pass_through_and_are_recorded() {
+    let exchanges = exchanges();
+    // A 4 MiB SSE comment line between two events of a stream.
+    let mut giant = named(&exchanges, "anthropic-split-inside-data");
+    giant.name = "hostile-giant-sse-line".into();
+    giant
+        .response
+        .chunks
+        .insert(1, format!(": {}\n\n", "x".repeat(4 * 1024 * 1024)));
+    // The same member twice in the request body: the provider reads one, the gateway too.
+    let mut twice = named(&exchanges, "anthropic-json");
+    twice.name = "hostile-duplicate-keys".into();
+    let body = String::from_utf8(twice.request.body_bytes()).unwrap();
+    twice.request.body_text = Some(body.replacen(
+        "{",
+        "{\"model\":\"claude-opus-4-1\",\"stream\":true,\"max_tokens\":1,",
+        1,
+    ));
+    twice.request.body = None;
+    let mut all = exchanges.clone();
+    all.extend([giant.clone(), twice.clone()]);
+    let stack = stack(&all).await;
+    let (_, key) = stack.team_with_key("platform", None).await.unwrap();
+
+    let (outcome, record) = stack.call(&giant, &key).await.unwrap();
+    trimio_e2e::client::passthrough(&giant, &outcome).unwrap();
+    let flags = &record["flags"];
+    let exact = record["cost_usd"] == "0.0173472";
+    let flagged = [flags["too_large"].clone(), flags["malformed"].clone()].contains(&true.into())
+        || record["estimated"] == true;
+    assert!(exact || flagged, "read exactly or flagged: {record}");
+
+    let (outcome, record) = stack.call(&twice, &key).await.unwrap();
+    trimio_e2e::client::passthrough(&twice, &outcome).unwrap();
+    assert_eq!(
+        record["cost_usd"], "0.01875",
+        "billed by the response: {record}"
+    );
+
+    let (outcome, _) = stack
+        .call(&named(&exchanges, "anthropic-json"), &key)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, 200);
+    let log = stack.envoy.log();
+    assert!(!log.contains("panicked"), "the filter panicked:\n{log}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_cannot_charge_or_report_as_another_team() {
+    let exchanges = exchanges();
+    let stack = stack(&exchanges).await;
+    let (team_a, key_a) = stack.team_with_key("alpha", None).await.unwrap();
+    let (team_b, key_b) = stack.team_with_key("bravo", None).await.unwrap();
+    let exchange = named(&exchanges, "anthropic-json");
+
+    // Every attribution header a client might try.
+    let mut spoofed = exchange.clone();
+    for (name, value) in [
+        ("x-trimio-project", "bravo-secret"),
+        ("x-trimio-team", team_b.as_str()),
+        ("x-trimio-team-id", team_b.as_str()),
+        ("x-trimio-key-id", "key_of_bravo"),
+        ("x-trimio-request-id", "chosen-by-the-client"),
+    ] {
+        spoofed.request.headers.insert(name.into(), value.into());
+    }
+    let (outcome, record) = stack.call(&spoofed, &key_a).await.unwrap();
+    assert_eq!(outcome.status, 200);
+    assert_eq!(record["team_id"], team_a.as_str(), "{record}");
+    assert_eq!(record["team"], "alpha");
+    assert_ne!(outcome.request_id(), Some("chosen-by-the-client"));
+    let report = stack
+        .control_plane
+        .admin
+        .report("group_by=team")
+        .await
+        .unwrap();
+    let bravo = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|row| row["team"] == "bravo");
+    assert!(!bravo, "nothing was charged to bravo: {report}");
+
+    // Two different keys in one request are refused; the same key twice is one key.
+    let mut both = exchange.clone();
+    both.request
+        .headers
+        .insert("authorization".into(), format!("Bearer {key_b}"));
+    let refused = stack.send(&both, Some(&key_a)).await.unwrap();
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("x-trimio-denied"), Some("conflicting_keys"));
+    let mut same = exchange.clone();
+    same.request
+        .headers
+        .insert("authorization".into(), format!("Bearer {key_a}"));
+    let (outcome, record) = stack.call(&same, &key_a).await.unwrap();
+    assert_eq!(
+        (outcome.status, record["team"].as_str()),
+        (200, Some("alpha"))
+    );
+    stack.stop().await;
+}

@@ -26,6 +26,10 @@ pub struct Args {
     /// Run only the scenarios whose names contain this.
     #[arg(long)]
     only: Option<String>,
+    /// Also measure what a SIGKILL of Envoy under load loses (records still in its queue);
+    /// printed as its own line, outside the totals.
+    #[arg(long)]
+    envoy_kill: bool,
 }
 
 /// The exchanges every scenario sends, round robin: streams and JSON of each provider, and
@@ -47,6 +51,8 @@ struct Count {
     records: u64,
     lost: u64,
     duplicated: u64,
+    /// Of the calls lost, those whose response the client saw cut short.
+    lost_cut: u64,
 }
 
 type Fault = fn(
@@ -100,6 +106,20 @@ pub async fn run(_parts: Parts, args: Args) -> Result<(), String> {
                 "scenario": scenario.name, "calls": count.calls, "records": count.records,
                 "lost": count.lost, "duplicated": count.duplicated,
                 "seconds": started.elapsed().as_secs(),
+            })
+        );
+    }
+    if args.envoy_kill {
+        eprintln!("chaos: measuring a SIGKILL of Envoy under load");
+        let count = run_scenario(&envoy_kill(), &exchanges).await?;
+        println!(
+            "{}",
+            json!({
+                "measured": "envoy_sigkill_under_load", "calls": count.calls,
+                "records": count.records, "lost": count.lost,
+                "lost_mid_response": count.lost_cut,
+                "lost_after_response": count.lost - count.lost_cut,
+                "duplicated": count.duplicated,
             })
         );
     }
@@ -221,6 +241,31 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// SIGKILL Envoy mid-load and start a new one: records still in the old one's queue, or in
+/// a batch not yet acknowledged, are gone with it.
+fn envoy_kill() -> Scenario {
+    Scenario {
+        name: "envoy_sigkill_under_load",
+        about: "SIGKILL Envoy mid-load, then start it again",
+        concurrency: 16,
+        fault: |stack, _| {
+            Box::pin(async move {
+                sleep(3).await;
+                let mut stack = stack.lock().await;
+                stack.envoy.kill().await;
+                let filter_token = stack.control_plane.filter_token.clone();
+                let options = stack.envoy_options.clone();
+                stack.envoy =
+                    trimio_e2e::envoy::Envoy::start(stack.dir.path(), &options, &filter_token)
+                        .await?;
+                drop(stack);
+                sleep(3).await;
+                Ok(())
+            })
+        },
+    }
+}
+
 async fn sleep(seconds: u64) {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
 }
@@ -267,11 +312,13 @@ async fn run_scenario(scenario: &Scenario, exchanges: &[Exchange]) -> Result<Cou
     let sending = Arc::new(AtomicBool::new(true));
     let running = Arc::new(AtomicBool::new(true));
     let answered = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let cut = Arc::new(std::sync::Mutex::new(HashSet::<String>::new()));
     let exchanges = Arc::new(exchanges.to_vec());
     let mut clients = Vec::new();
     for client in 0..scenario.concurrency {
         let (stack, sending, running) = (stack.clone(), sending.clone(), running.clone());
         let (answered, exchanges, key) = (answered.clone(), exchanges.clone(), key.clone());
+        let cut = cut.clone();
         clients.push(tokio::spawn(async move {
             let mut n = client;
             while running.load(Ordering::SeqCst) {
@@ -290,6 +337,12 @@ async fn run_scenario(scenario: &Scenario, exchanges: &[Exchange]) -> Result<Cou
                     Ok(outcome) => {
                         if let Some(id) = outcome.request_id() {
                             answered.lock().unwrap().push(id.to_owned());
+                            // A cut the exchange itself makes is part of the call.
+                            let planned = exchange.response.reset_after_chunks.is_some()
+                                || exchange.request.client_abort_after_chunks.is_some();
+                            if outcome.cut && !planned {
+                                cut.lock().unwrap().insert(id.to_owned());
+                            }
                         }
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -325,11 +378,16 @@ async fn run_scenario(scenario: &Scenario, exchanges: &[Exchange]) -> Result<Cou
     let rolled_up = rollup_calls(&database, &team_id)?;
     let stray = held.iter().filter(|id| !unique.contains(id)).count() as u64;
     let records = held.len() as u64;
+    let cut = cut.lock().unwrap().clone();
     let count = Count {
         calls: answered.len() as u64,
         records,
         lost: missing.len() as u64,
         duplicated: rolled_up.saturating_sub(records) + stray,
+        lost_cut: missing
+            .iter()
+            .filter(|id| cut.contains(id.as_str()))
+            .count() as u64,
     };
     if count.lost > 0 {
         eprintln!(

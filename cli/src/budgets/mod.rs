@@ -24,11 +24,13 @@ pub enum BudgetsCommand {
     /// One budget in full.
     Show {
         /// The budget's id (`bud_…`).
+        #[arg(value_parser = crate::args::budget_id)]
         id: String,
     },
     /// Delete a budget; its scope then has none.
     Delete {
         /// The budget's id (`bud_…`).
+        #[arg(value_parser = crate::args::budget_id)]
         id: String,
     },
     /// Create the budget of a team, project or key, or change the one it has.

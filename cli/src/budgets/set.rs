@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::Request;
 use crate::error::CliError;
+use crate::printable::printable;
 use crate::view::{items, str_of};
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -198,9 +199,10 @@ pub fn plan(args: &SetArgs, existing: &Value) -> Result<Plan, CliError> {
             let fields = args.fields();
             if fields.is_empty() {
                 return Err(CliError::Usage(format!(
-                    "nothing to change in budget {id} of {}; give --usd, --period, \
+                    "nothing to change in budget {} of {}; give --usd, --period, \
                      --time-zone, --start-day, --warn-only or --hard, --strict or --no-strict, \
                      --default-max-tokens or --thresholds",
+                    printable(&id),
                     scope.describe(&args.team)
                 )));
             }

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::table::{Align, Table, fields};
-use crate::view::{NONE, estimate, items, moment, str_of, text};
+use crate::view::{NONE, estimate, items, moment, str_of, text, text_of};
 
 pub fn list_text(value: &Value) -> String {
     let budgets = items(value, "budgets");
@@ -59,7 +59,7 @@ pub fn budget_text(budget: &Value) -> String {
         .iter()
         .map(|percent| format!("{percent}%"))
         .collect();
-    let exhausted = match str_of(current, "exhausted_on") {
+    let exhausted = match text_of(current, "exhausted_on") {
         Some(day) => format!("{day} at this rate"),
         None => "not within this period at this rate".to_owned(),
     };
@@ -116,7 +116,7 @@ fn scope(budget: &Value) -> String {
     match str_of(budget, "scope") {
         Some("project") => format!("project {}", text(budget, "project")),
         Some("key") => format!("key {}", text(budget, "key_id")),
-        Some(other) => other.to_owned(),
+        Some(_) => text(budget, "scope"),
         None => NONE.to_owned(),
     }
 }
@@ -131,10 +131,10 @@ pub fn period(budget: &Value) -> String {
             Some(name) => format!("week from {name}"),
             None => format!("week from day {day}"),
         },
-        (Some(period), _) => period.to_owned(),
+        (Some(_), _) => text(budget, "period"),
         (None, _) => NONE.to_owned(),
     };
-    if let Some(zone) = str_of(budget, "time_zone").filter(|zone| *zone != "UTC") {
+    if let Some(zone) = text_of(budget, "time_zone").filter(|zone| zone != "UTC") {
         period.push_str(&format!(" ({zone})"));
     }
     period
@@ -155,7 +155,7 @@ fn weekday(day: u64) -> Option<&'static str> {
 }
 
 fn percent(current: &Value) -> String {
-    match str_of(current, "used_percent") {
+    match text_of(current, "used_percent") {
         Some(percent) => format!("{percent}%"),
         None => NONE.to_owned(),
     }

@@ -5,8 +5,9 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::api::Request;
+use crate::printable::printable;
 use crate::table::{Align, Table};
-use crate::view::{NONE, items, plural, str_of, text};
+use crate::view::{NONE, items, plural, text, text_of};
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct SpendArgs {
@@ -119,7 +120,7 @@ pub fn report_text(report: &Value) -> String {
     cells.extend(totals(total));
     table.row(cells);
 
-    let mut out = format!("spend {range}, by {}\n\n", group_by.join(", "));
+    let mut out = format!("spend {range}, by {}\n\n", printable(&group_by.join(", ")));
     out.push_str(&table.render());
     out.push_str(&notes(total));
     out
@@ -128,10 +129,9 @@ pub fn report_text(report: &Value) -> String {
 /// A row's value for one group: a team by its name, `-` where the calls had none.
 fn group_value(row: &Value, dimension: &str) -> String {
     if dimension == "team" {
-        return str_of(row, "team")
-            .or_else(|| str_of(row, "team_id"))
-            .unwrap_or(NONE)
-            .to_owned();
+        return text_of(row, "team")
+            .or_else(|| text_of(row, "team_id"))
+            .unwrap_or_else(|| NONE.to_owned());
     }
     text(row, dimension)
 }
@@ -276,6 +276,27 @@ mod tests {
             "1 call estimated: the provider did not report all of the usage",
         ];
         assert_eq!(rendered.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn escapes_group_names_and_values_the_server_sends() {
+        let report = json!({"from": "2026-12-01", "to": "2027-01-01",
+            "group_by": ["team", "x\u{1b}[2J"],
+            "rows": [{"team": "pay\u{1b}]0;t\u{7}", "x\u{1b}[2J": "v\nerror: forged",
+                "calls": 1, "unpriced_calls": 0, "cost_usd": "1"}],
+            "total": {"calls": 1, "cost_usd": "1"}});
+        let rendered = report_text(&report);
+        assert!(
+            !rendered.chars().any(|c| c.is_control() && c != '\n'),
+            "{rendered:?}"
+        );
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert!(lines[0].ends_with("by team, x\\u{1b}[2J"), "{rendered}");
+        assert_eq!(lines[2].split_whitespace().nth(1), Some("X\\u{1b}[2J"));
+        assert!(
+            lines[3].starts_with("pay\\u{1b}]0;t\\u{7}  v\\nerror: forged"),
+            "{rendered}"
+        );
     }
 
     #[test]

@@ -148,7 +148,103 @@ fn admin_routes() -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/admin/reports/spend?format=csv&group_by=team,model",
             None,
         ),
+        (Method::GET, "/v1/admin/reports/forecast", None),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            Some(json!({"team": "payments", "amount_usd": "5"})),
+        ),
+        (Method::GET, "/v1/admin/budgets", None),
+        (Method::GET, "/v1/admin/budgets/bud_0", None),
+        (
+            Method::PATCH,
+            "/v1/admin/budgets/bud_0",
+            Some(json!({"amount_usd": "5"})),
+        ),
+        (Method::DELETE, "/v1/admin/budgets/bud_0", None),
+        (
+            Method::POST,
+            "/v1/admin/teams/payments/alert-targets",
+            Some(json!({"url": "http://127.0.0.1:9/"})),
+        ),
+        (Method::GET, "/v1/admin/teams/payments/alert-targets", None),
+        (Method::DELETE, "/v1/admin/alert-targets/tgt_0", None),
+        (Method::GET, "/v1/admin/alerts", None),
     ]
+}
+
+/// Every admin route the source declares, as (method, path template), read from the
+/// `.route(...)` calls of every module: the router itself cannot be listed.
+fn declared_admin_routes() -> Vec<(String, String)> {
+    let mut declared = Vec::new();
+    let mut files = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("http/tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices(".route(") {
+            // The call's arguments, up to the parenthesis that closes it.
+            let rest = &text[at + ".route(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let call = &rest[..end];
+            let Some(path) = call
+                .split('"')
+                .nth(1)
+                .filter(|p| p.starts_with("/v1/admin"))
+            else {
+                continue;
+            };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let used = call.contains(&format!(" {method}("))
+                    || call.contains(&format!(".{method}("))
+                    || call.contains(&format!("({method}("));
+                if used {
+                    declared.push((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    declared.sort();
+    declared
+}
+
+/// Whether a concrete URI is an instance of a path template with `{name}` segments.
+fn instance_of(uri: &str, template: &str) -> bool {
+    let path = uri.split('?').next().unwrap_or(uri);
+    let (a, b): (Vec<&str>, Vec<&str>) = (path.split('/').collect(), template.split('/').collect());
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(seg, tpl)| seg == tpl || (tpl.starts_with('{') && tpl.ends_with('}')))
+}
+
+#[test]
+fn the_route_list_of_the_token_test_is_every_admin_route_declared() {
+    let declared = declared_admin_routes();
+    assert!(declared.len() >= 20, "{declared:?}");
+    let listed = admin_routes();
+    for (method, template) in &declared {
+        let covered = listed
+            .iter()
+            .any(|(m, uri, _)| m.as_str() == method && instance_of(uri, template));
+        assert!(covered, "{method} {template} is not in admin_routes()");
+    }
 }
 
 #[tokio::test]
@@ -1005,4 +1101,152 @@ async fn team_names_are_unique_and_found_whatever_their_case() {
     assert_eq!(found.json()["name"], "payments");
     let keys = admin(&app, Method::GET, "/v1/admin/teams/PAYMENTS/keys", None).await;
     assert_eq!(keys.json()["keys"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn admin_input_built_to_break_the_store_or_the_reports_is_refused() {
+    let app = router(None);
+    let ok = admin(
+        &app,
+        Method::POST,
+        "/v1/admin/teams",
+        Some(json!({"name": "payments", "budget_usd": "10"})),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let raw_bodies = [
+        deep.as_str(),
+        "{\"name\": \"x\"",
+        "\u{0}",
+        "{\"name\":\"a\",\"name\":\"b\"}",
+    ];
+    for body in raw_bodies {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/admin/teams")
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &body[..body.len().min(30)]
+        );
+    }
+
+    let refused: Vec<(Method, &str, Value)> = vec![
+        (
+            Method::POST,
+            "/v1/admin/teams",
+            json!({"name": "'; DROP TABLE teams; --"}),
+        ),
+        (Method::POST, "/v1/admin/teams", json!({"name": "名前"})),
+        (Method::POST, "/v1/admin/teams", json!({"name": "a\u{0}b"})),
+        (
+            Method::POST,
+            "/v1/admin/teams",
+            json!({"name": "x".repeat(65)}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/teams",
+            json!({"name": "ok", "budget_usd": 5}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/teams/payments/keys",
+            json!({"name": "k", "project": "p' OR 1=1"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "amount_usd": "1e9"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "amount_usd": "-1"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "amount_usd": "NaN"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "project": "x", "amount_usd": "1", "time_zone": "../../etc/passwd"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "project": "x", "amount_usd": "1", "thresholds": [0]}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/budgets",
+            json!({"team": "payments", "project": "x'--", "amount_usd": "1"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/teams/payments/alert-targets",
+            json!({"url": "file:///etc/passwd"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/teams/payments/alert-targets",
+            json!({"url": "javascript:alert(1)"}),
+        ),
+        (
+            Method::PUT,
+            "/v1/admin/prices/m",
+            json!({"input": "1e3", "output": "1"}),
+        ),
+    ];
+    for (method, uri, body) in refused {
+        let reply = admin(&app, method.clone(), uri, Some(body.clone())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {uri} {body}: {}",
+            reply.text
+        );
+        assert!(reply.json()["error"].is_string());
+    }
+    for uri in [
+        "/v1/admin/reports/spend?group_by=team;DROP%20TABLE%20ledger",
+        "/v1/admin/reports/spend?from=2026-99-01&to=2027-01-01",
+        "/v1/admin/reports/spend?from=2026-12-01'--&to=2027-01-01",
+        "/v1/admin/reports/spend?period=2026-12&from=2026-12-01",
+        "/v1/admin/reports/spend?format=xml",
+        "/v1/admin/alerts?limit=-1",
+        "/v1/admin/budgets?team=nobody",
+    ] {
+        let reply = admin(&app, Method::GET, uri, None).await;
+        assert!(
+            reply.status == StatusCode::BAD_REQUEST || reply.status == StatusCode::NOT_FOUND,
+            "{uri}: {} {}",
+            reply.status,
+            reply.text
+        );
+    }
+
+    // The store is whole: the team and its budget are there, reports run.
+    let teams = admin(&app, Method::GET, "/v1/admin/teams", None)
+        .await
+        .json();
+    assert_eq!(teams["teams"][0]["name"], "payments");
+    assert_eq!(teams["teams"][0]["budget_usd"], "10");
+    let report = admin(
+        &app,
+        Method::GET,
+        "/v1/admin/reports/spend?group_by=team",
+        None,
+    )
+    .await;
+    assert_eq!(report.status, StatusCode::OK);
 }
