@@ -359,3 +359,100 @@ async fn a_client_cannot_charge_or_report_as_another_team() {
     );
     stack.stop().await;
 }
+
+/// Sends raw bytes and returns the whole head of the answer (status line and headers).
+async fn raw_head(stack: &Stack, request: &[u8]) -> String {
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", stack.envoy.port))
+        .await
+        .unwrap();
+    socket.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = vec![0u8; 65536];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_request_bodies_are_passed_on_untouched_and_recorded() {
+    let exchanges = exchanges();
+    let stack = stack(&exchanges).await;
+    let (_, key) = stack.team_with_key("platform", None).await.unwrap();
+    let bodies: [(&str, &str, Vec<u8>); 4] = [
+        (
+            "anthropic-json",
+            "/v1/messages",
+            b"{\"model\":\"claude-\xff\xfe\",\"max_tokens\":".to_vec(),
+        ),
+        (
+            "anthropic-json",
+            "/v1/messages",
+            b"\x00\x01\x02 not json at all \xc3\x28".to_vec(),
+        ),
+        (
+            "openai-chat-json",
+            "/v1/chat/completions",
+            b"{\"model\":\"o4-mini\",\"stream\":true,\"messages\":[".to_vec(),
+        ),
+        ("openai-chat-json", "/v1/chat/completions", {
+            let mut big =
+                b"{\"model\":\"o4-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"".to_vec();
+            big.extend(std::iter::repeat_n(b'a', 9 * 1024 * 1024));
+            big.extend_from_slice(b"\"}]}");
+            big
+        }),
+    ];
+    let sent: Vec<usize> = bodies.iter().map(|(_, _, body)| body.len()).collect();
+    for (name, path, body) in bodies {
+        let auth = if name.starts_with("anthropic") {
+            format!("x-api-key: {key}")
+        } else {
+            format!("authorization: Bearer {key}")
+        };
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nhost: g\r\n{auth}\r\nx-mock-exchange: {name}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        let head = raw_head(&stack, &request).await;
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "{name} {}: {head}",
+            body.len()
+        );
+        let id = head
+            .lines()
+            .find_map(|line| line.strip_prefix("x-trimio-request-id: "))
+            .unwrap_or_else(|| panic!("no request id: {head}"))
+            .trim()
+            .to_owned();
+        let record = stack
+            .control_plane
+            .admin
+            .wait_for_call(&id, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(record["request_bytes"], body.len(), "{record}");
+        assert!(
+            record["cost_usd"].is_string(),
+            "billed from the response: {record}"
+        );
+    }
+    // What reached the provider is what the client sent.
+    let received = stack.mock.requests();
+    let sizes: Vec<usize> = received.iter().map(|r| r.body.len()).collect();
+    assert_eq!(sizes, sent);
+    let log = stack.envoy.log();
+    assert!(!log.contains("panicked"), "the filter panicked:\n{log}");
+    stack.stop().await;
+}
