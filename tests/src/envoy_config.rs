@@ -35,6 +35,9 @@ pub struct EnvoyOptions {
     pub allow_on_headers_stop_iteration: bool,
     /// The filter's `max_queued_records`; `None` leaves the filter's default.
     pub max_queued_records: Option<u64>,
+    /// Whether the Trimio filter runs. Without it the same listener, routes and clusters
+    /// make a plain Envoy: the floor `cargo xtask bench` measures the filter against.
+    pub trimio_filter: bool,
 }
 
 impl EnvoyOptions {
@@ -57,6 +60,7 @@ impl EnvoyOptions {
             flush_interval_ms: 200,
             allow_on_headers_stop_iteration: true,
             max_queued_records: None,
+            trimio_filter: true,
         }
     }
 
@@ -89,6 +93,7 @@ impl EnvoyOptions {
             flush_interval_ms: 100,
             allow_on_headers_stop_iteration: true,
             max_queued_records: None,
+            trimio_filter: true,
         }
     }
 }
@@ -220,11 +225,41 @@ static_resources:
             );
         }
     }
+    out.push_str("          http_filters:\n");
+    if o.trimio_filter {
+        out.push_str(&trimio_filter(o, plugin_config));
+    }
+    out.push_str(
+        r#"          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+"#,
+    );
+    out.push_str(&cluster(
+        "trimio_control_plane",
+        &o.control_plane_host,
+        o.control_plane_port,
+        None,
+        "1s",
+    ));
+    for provider in &PROVIDERS {
+        let text = match &o.upstreams {
+            Upstreams::Real { ca_bundle } => {
+                cluster(provider.cluster, provider.host, 443, Some(ca_bundle), "10s")
+            }
+            Upstreams::Mock { host, port } => cluster(provider.cluster, host, *port, None, "2s"),
+        };
+        out.push_str(&text);
+    }
+    out
+}
+
+/// The Trimio HTTP filter's entry in the filter chain.
+fn trimio_filter(o: &EnvoyOptions, plugin_config: &str) -> String {
     let plugin_config = plugin_config.replace('\\', "\\\\").replace('"', "\\\"");
-    let _ = write!(
-        out,
-        r#"          http_filters:
-          - name: trimio
+    format!(
+        r#"          - name: trimio
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
@@ -251,31 +286,10 @@ static_resources:
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: "{plugin_config}"
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
 "#,
         allow = o.allow_on_headers_stop_iteration,
         wasm = o.wasm_path,
-    );
-    out.push_str(&cluster(
-        "trimio_control_plane",
-        &o.control_plane_host,
-        o.control_plane_port,
-        None,
-        "1s",
-    ));
-    for provider in &PROVIDERS {
-        let text = match &o.upstreams {
-            Upstreams::Real { ca_bundle } => {
-                cluster(provider.cluster, provider.host, 443, Some(ca_bundle), "10s")
-            }
-            Upstreams::Mock { host, port } => cluster(provider.cluster, host, *port, None, "2s"),
-        };
-        out.push_str(&text);
-    }
-    out
+    )
 }
 
 fn cluster(name: &str, host: &str, port: u16, tls_ca: Option<&str>, connect: &str) -> String {
@@ -319,4 +333,29 @@ fn cluster(name: &str, host: &str, port: u16, tls_ca: Option<&str>, connect: &st
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_envoy_differs_only_by_the_filter() {
+        let upstreams = Upstreams::Mock {
+            host: "127.0.0.1".to_owned(),
+            port: 8090,
+        };
+        let with = EnvoyOptions::local("/tmp/trimio_filter.wasm", 8081, upstreams);
+        let without = EnvoyOptions {
+            trimio_filter: false,
+            ..with.clone()
+        };
+
+        let plain = render(&without);
+
+        assert!(!plain.contains("envoy.filters.http.wasm"));
+        assert!(plain.contains("envoy.filters.http.router"));
+        let filter = trimio_filter(&with, &plugin_config(&with));
+        assert_eq!(render(&with).replacen(&filter, "", 1), plain);
+    }
 }

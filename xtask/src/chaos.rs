@@ -224,7 +224,7 @@ fn scenarios() -> Vec<Scenario> {
                     load.store(false, Ordering::SeqCst);
                     sleep(1).await;
                     let mut stack = stack.lock().await;
-                    wait_drained(&stack).await?;
+                    wait_drained(&stack.envoy).await?;
                     stack.envoy.stop().await;
                     let filter_token = stack.control_plane.filter_token.clone();
                     let options = stack.envoy_options.clone();
@@ -280,10 +280,10 @@ fn signal(pid: Option<u32>, signal: &str) {
 
 /// Waits until Envoy holds no usage record: none waiting in the queue, every queued one
 /// delivered.
-async fn wait_drained(stack: &Stack) -> Result<(), String> {
+pub(crate) async fn wait_drained(envoy: &trimio_e2e::envoy::Envoy) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let stats = stack.envoy.stats("trimio").await;
+        let stats = envoy.stats("trimio").await;
         let stat = |name: &str| {
             stats
                 .iter()

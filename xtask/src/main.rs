@@ -5,8 +5,10 @@
 //! - `replay`: send exchange files through a fresh, isolated stack and print what was billed
 //! - `demo`: three teams of simulated agent traffic, then the spend report
 //! - `chaos`: fault scenarios on real processes, then what was lost or counted twice
+//! - `bench`: what the filter costs against plain Envoy, and the control plane's own rates
 //! - `envoy-config`: write (or `--check`) the shipped Envoy configurations
 
+mod bench;
 mod chaos;
 mod demo;
 mod replay;
@@ -54,6 +56,9 @@ enum Command {
     /// Fault scenarios on real processes; ends with a JSON line of calls, records, lost and
     /// duplicated.
     Chaos(chaos::Args),
+    /// Measure the filter against plain Envoy (throughput, CPU, latency, first byte, memory)
+    /// and the control plane alone; ends with a JSON line of the headline figures.
+    Bench(bench::Args),
     /// Write the shipped Envoy configurations in envoy/ (or check they are current).
     EnvoyConfig {
         #[arg(long)]
@@ -83,6 +88,10 @@ fn main() -> ExitCode {
             .and_then(|parts| runtime()?.block_on(demo::run(parts))),
         Command::Chaos(args) => setup::prepare(setup::Profile::Debug)
             .and_then(|parts| runtime()?.block_on(chaos::run(parts, args))),
+        Command::Bench(args) => bench::prepare(&args).and_then(|hey| {
+            let parts = setup::prepare(setup::Profile::Release)?;
+            runtime()?.block_on(bench::run(parts, hey, args))
+        }),
         Command::EnvoyConfig { check } => setup::envoy_config(check),
         Command::Lint => setup::lint(),
     };
