@@ -31,8 +31,8 @@ pub struct Memory {
     pub reservations: Reservations,
     pub estimator: Estimator,
     pub targets: Vec<AlertTarget>,
-    /// Alerts already written (see [`crate::alerts::NewAlert::once_key`]), so a batch does not try to write
-    /// them again.
+    /// Alerts already written (see [`crate::alerts::NewAlert::once_key`]), so a batch does not
+    /// try to write them again.
     pub alerted: HashSet<AlertKey>,
     pub prices: PriceTable,
 }

@@ -166,19 +166,7 @@ impl Call {
             control_plane.timeout_ms,
         );
         let body = serde_json::to_vec(&request).map_err(|_| ())?;
-        let bearer = settings
-            .filter_token
-            .as_ref()
-            .map(|t| format!("Bearer {t}"));
-        let mut headers = vec![
-            (":method", "POST"),
-            (":path", ADMIT_PATH),
-            (":authority", control_plane.authority.as_str()),
-            ("content-type", "application/json"),
-        ];
-        if let Some(bearer) = &bearer {
-            headers.push(("authorization", bearer.as_str()));
-        }
+        let headers = settings.control_plane_headers(ADMIT_PATH);
         let timeout = Duration::from_millis(control_plane.timeout_ms);
         self.dispatch_http_call(
             &control_plane.cluster,

@@ -138,7 +138,8 @@ pub enum ConfigError {
 pub struct Settings {
     pub config: PluginConfig,
     credentials: HashMap<Provider, String>,
-    pub filter_token: Option<String>,
+    /// `Bearer <filter token>`, made once, for calls to the control plane.
+    authorization: Option<String>,
     /// Problems that disable part of the configuration without refusing it.
     pub warnings: Vec<String>,
 }
@@ -237,9 +238,23 @@ impl Settings {
         Ok(Settings {
             config,
             credentials,
-            filter_token,
+            authorization: filter_token.map(|token| format!("Bearer {token}")),
             warnings,
         })
+    }
+
+    /// The headers of a call to the control plane's `path`.
+    pub fn control_plane_headers<'a>(&'a self, path: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", path),
+            (":authority", self.config.control_plane.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(authorization) = &self.authorization {
+            headers.push(("authorization", authorization.as_str()));
+        }
+        headers
     }
 
     /// The provider credential to send upstream, if the provider is configured.

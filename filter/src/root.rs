@@ -36,10 +36,7 @@ impl Root {
         let mut batch = Vec::new();
         while batch.len() < shared.settings.config.batch_size {
             match self.dequeue_shared_queue(shared.queue_id) {
-                Ok(Some(record)) => {
-                    shared.depth.give_back(1);
-                    batch.push(record);
-                }
+                Ok(Some(record)) => batch.push(record),
                 Ok(None) => break,
                 Err(status) => {
                     log(
@@ -49,6 +46,9 @@ impl Root {
                     break;
                 }
             }
+        }
+        if !batch.is_empty() {
+            shared.depth.give_back(batch.len() as u64);
         }
         batch
     }
@@ -77,20 +77,7 @@ impl Root {
         body.extend_from_slice(b"]}");
 
         let control_plane = &shared.settings.config.control_plane;
-        let bearer = shared
-            .settings
-            .filter_token
-            .as_ref()
-            .map(|t| format!("Bearer {t}"));
-        let mut headers = vec![
-            (":method", "POST"),
-            (":path", USAGE_PATH),
-            (":authority", control_plane.authority.as_str()),
-            ("content-type", "application/json"),
-        ];
-        if let Some(bearer) = &bearer {
-            headers.push(("authorization", bearer.as_str()));
-        }
+        let headers = shared.settings.control_plane_headers(USAGE_PATH);
         match self.dispatch_http_call(
             &control_plane.cluster,
             headers,

@@ -129,7 +129,12 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
         key_id: key.id.clone(),
         project: key.project.clone(),
     };
-    tracing::debug!(team = %team.name, key.id = %key.id, estimate_pico = %estimate, "call admitted");
+    tracing::debug!(
+        team = %team.name,
+        key.id = %key.id,
+        estimate_pico = %estimate,
+        "call admitted"
+    );
     if !request.request_id.is_empty() {
         let team_id = team.id.clone();
         if !memory.reserve(&request.request_id, &team_id, budget_ids, estimate, now) {

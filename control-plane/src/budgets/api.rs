@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::budgets::{
-    Budget, BudgetState, DEFAULT_MAX_TOKENS, DEFAULT_THRESHOLDS, Forecast, MAX_BUDGET_PICO, Mode,
-    PeriodKind, PeriodRule, Scope, local_day, normalize_thresholds,
+    Budget, BudgetState, DEFAULT_MAX_TOKENS, DEFAULT_THRESHOLDS, ForecastView, MAX_BUDGET_PICO,
+    Mode, PeriodKind, PeriodRule, Scope, normalize_thresholds,
 };
 use crate::calendar::now_timestamp;
 use crate::http::{ApiError, Body, Params};
@@ -105,11 +105,8 @@ pub struct Current {
     reserved_usd: String,
     remaining_usd: String,
     used_percent: String,
-    /// Absent, like the projection, until a tenth of the period has passed.
-    burn_usd_per_day: Option<String>,
-    /// Absent until a tenth of the period has passed: a rate over minutes says little.
-    projected_usd: Option<String>,
-    exhausted_on: Option<String>,
+    #[serde(flatten)]
+    forecast: ForecastView,
 }
 
 impl BudgetView {
@@ -145,7 +142,6 @@ impl Current {
     fn of(state: &BudgetState, now_ms: i64) -> Current {
         let amount = state.budget.amount_pico;
         let spent = state.spent_pico;
-        let forecast = Forecast::of(&state.window, spent, Some(amount), now_ms);
         Current {
             period_start: state.window.start_text(),
             period_end: state.window.end_text(),
@@ -153,16 +149,7 @@ impl Current {
             reserved_usd: format_usd(state.held_pico),
             remaining_usd: format_usd((amount - spent).max(0)),
             used_percent: percent(spent, amount),
-            burn_usd_per_day: forecast
-                .settled
-                .then(|| format_usd(forecast.burn_per_day_pico)),
-            projected_usd: forecast
-                .settled
-                .then(|| format_usd(forecast.projected_pico)),
-            exhausted_on: forecast
-                .exhausted_at_ms
-                .filter(|_| forecast.settled || spent >= amount)
-                .map(|ms| local_day(ms, &state.window)),
+            forecast: ForecastView::of(&state.window, spent, Some(amount), now_ms),
         }
     }
 }

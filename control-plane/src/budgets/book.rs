@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::budgets::{Budget, Window};
-use crate::money::add_pico;
+use serde::Serialize;
+
+use crate::money::{add_pico, format_usd};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -89,6 +91,36 @@ impl Forecast {
             projected_pico,
             exhausted_at_ms,
             settled: elapsed * 10 >= length,
+        }
+    }
+}
+
+/// A forecast as the API shows it. The rate and the projection stay absent until a tenth of
+/// the period has passed (a rate over minutes says little); the day the budget runs out
+/// shows at once when it is spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForecastView {
+    pub burn_usd_per_day: Option<String>,
+    pub projected_usd: Option<String>,
+    pub exhausted_on: Option<String>,
+}
+
+impl ForecastView {
+    /// The forecast of `spent_pico` in `window`, against `amount_pico` when there is one.
+    pub fn of(window: &Window, spent_pico: i128, amount_pico: Option<i128>, now_ms: i64) -> Self {
+        let forecast = Forecast::of(window, spent_pico, amount_pico, now_ms);
+        let spent = amount_pico.is_some_and(|amount| spent_pico >= amount);
+        ForecastView {
+            burn_usd_per_day: forecast
+                .settled
+                .then(|| format_usd(forecast.burn_per_day_pico)),
+            projected_usd: forecast
+                .settled
+                .then(|| format_usd(forecast.projected_pico)),
+            exhausted_on: forecast
+                .exhausted_at_ms
+                .filter(|_| forecast.settled || spent)
+                .map(|ms| local_day(ms, window)),
         }
     }
 }

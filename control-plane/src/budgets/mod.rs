@@ -12,7 +12,7 @@ mod period;
 mod tests;
 
 pub use api::routes;
-pub use book::{BudgetBook, BudgetState, CallCost, Crossing, Forecast, local_day};
+pub use book::{BudgetBook, BudgetState, CallCost, Crossing, Forecast, ForecastView, local_day};
 pub use period::{PeriodError, PeriodKind, PeriodRule, Window, offset_text};
 
 use serde::{Deserialize, Serialize};

@@ -50,7 +50,8 @@ impl PeriodKind {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PeriodError {
     #[error(
-        "time_zone \"{0}\" is not a time zone; use an IANA name such as \"Europe/Berlin\" or \"UTC\""
+        "time_zone \"{0}\" is not a time zone; use an IANA name such as \"Europe/Berlin\" \
+         or \"UTC\""
     )]
     TimeZone(String),
     #[error("start_day {day} is not valid for a {kind} period; {allowed}")]

@@ -1180,7 +1180,10 @@ async fn admin_input_built_to_break_the_store_or_the_reports_is_refused() {
         (
             Method::POST,
             "/v1/admin/budgets",
-            json!({"team": "payments", "project": "x", "amount_usd": "1", "time_zone": "../../etc/passwd"}),
+            json!({
+                "team": "payments", "project": "x", "amount_usd": "1",
+                "time_zone": "../../etc/passwd",
+            }),
         ),
         (
             Method::POST,

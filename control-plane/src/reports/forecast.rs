@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::budgets::{BudgetState, Forecast, PeriodKind, PeriodRule, Scope, Window, local_day};
+use crate::budgets::{BudgetState, ForecastView, PeriodKind, PeriodRule, Scope, Window};
 use crate::calendar::{Period, day_string, timestamp_of_ms};
 use crate::http::{ApiError, Params};
 use crate::money::{add_pico, format_usd};
@@ -45,11 +45,8 @@ struct Row {
     period_start: String,
     period_end: String,
     spend_usd: String,
-    /// Absent until a tenth of the period has passed.
-    burn_usd_per_day: Option<String>,
-    /// Absent until a tenth of the period has passed.
-    projected_usd: Option<String>,
-    exhausted_on: Option<String>,
+    #[serde(flatten)]
+    forecast: ForecastView,
 }
 
 async fn forecast(
@@ -95,7 +92,6 @@ async fn forecast(
                 ),
                 None => (&month_window, month_spend, None),
             };
-            let forecast = Forecast::of(window, spent, amount, now_ms);
             Row {
                 team_id: team.id.clone(),
                 team: team.name.clone(),
@@ -105,16 +101,7 @@ async fn forecast(
                 period_start: window.start_text(),
                 period_end: window.end_text(),
                 spend_usd: format_usd(spent),
-                burn_usd_per_day: forecast
-                    .settled
-                    .then(|| format_usd(forecast.burn_per_day_pico)),
-                projected_usd: forecast
-                    .settled
-                    .then(|| format_usd(forecast.projected_pico)),
-                exhausted_on: forecast
-                    .exhausted_at_ms
-                    .filter(|_| forecast.settled || amount.is_some_and(|a| spent >= a))
-                    .map(|ms| local_day(ms, window)),
+                forecast: ForecastView::of(window, spent, amount, now_ms),
             }
         };
         let team_month = memory.spend.of(&team.id, month).cost_pico;

@@ -81,14 +81,12 @@ fn read_budget(row: &Row<'_>) -> Result<Budget, String> {
 
 /// Fails with a conflict when the team, project or key already has a budget.
 pub fn insert_budget(conn: &Connection, budget: &Budget) -> Result<(), StoreError> {
-    let inserted = conn.execute(
-        &format!(
-            "INSERT INTO budgets ({BUDGET_COLUMNS}) VALUES (:id, :team_id, :scope, :project, \
-             :key_id, :amount_pico, :period, :time_zone, :start_day, :mode, :strict, \
-             :default_max_tokens, :thresholds, :created_at, :updated_at)"
-        ),
-        budget_params(budget)?.as_slice().as_slice(),
+    let sql = format!(
+        "INSERT INTO budgets ({BUDGET_COLUMNS}) VALUES (:id, :team_id, :scope, :project, \
+         :key_id, :amount_pico, :period, :time_zone, :start_day, :mode, :strict, \
+         :default_max_tokens, :thresholds, :created_at, :updated_at)"
     );
+    let inserted = write_budget(conn, &sql, budget)?;
     match inserted {
         Err(error) if is_constraint(&error) => Err(StoreError::Conflict(format!(
             "a budget for this {}",
@@ -99,16 +97,12 @@ pub fn insert_budget(conn: &Connection, budget: &Budget) -> Result<(), StoreErro
 }
 
 pub fn update_budget(conn: &Connection, budget: &Budget) -> Result<(), StoreError> {
-    let changed = conn
-        .execute(
-            "UPDATE budgets SET amount_pico = :amount_pico, period = :period, \
-             time_zone = :time_zone, start_day = :start_day, mode = :mode, strict = :strict, \
-             default_max_tokens = :default_max_tokens, thresholds = :thresholds, \
-             updated_at = :updated_at, team_id = :team_id, scope = :scope, \
-             project = :project, key_id = :key_id, created_at = :created_at WHERE id = :id",
-            budget_params(budget)?.as_slice().as_slice(),
-        )
-        .context("update a budget")?;
+    let sql = "UPDATE budgets SET amount_pico = :amount_pico, period = :period, \
+         time_zone = :time_zone, start_day = :start_day, mode = :mode, strict = :strict, \
+         default_max_tokens = :default_max_tokens, thresholds = :thresholds, \
+         updated_at = :updated_at, team_id = :team_id, scope = :scope, project = :project, \
+         key_id = :key_id, created_at = :created_at WHERE id = :id";
+    let changed = write_budget(conn, sql, budget)?.context("update a budget")?;
     if changed == 0 {
         return Err(StoreError::NotFound(format!("budget {}", budget.id)));
     }
@@ -122,49 +116,37 @@ pub fn delete_budget(conn: &Connection, id: &str) -> Result<bool, StoreError> {
     Ok(changed > 0)
 }
 
-type Params = Vec<(&'static str, Box<dyn rusqlite::ToSql>)>;
-
-fn budget_params(budget: &Budget) -> Result<ParamList, StoreError> {
+/// Runs `sql` with every column of `budget` bound by name. The outer error is a budget the
+/// database cannot hold; the inner one is SQLite's, for the caller to tell apart.
+fn write_budget(
+    conn: &Connection,
+    sql: &str,
+    budget: &Budget,
+) -> Result<rusqlite::Result<usize>, StoreError> {
     let thresholds = serde_json::to_string(&budget.thresholds)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let max_tokens = i64::try_from(budget.default_max_tokens)
         .map_err(|_| StoreError::OutOfRange("default_max_tokens"))?;
-    let list: Params = vec![
-        (":id", Box::new(budget.id.clone())),
-        (":team_id", Box::new(budget.team_id.clone())),
-        (":scope", Box::new(budget.scope.kind())),
-        (
-            ":project",
-            Box::new(budget.scope.project().unwrap_or_default().to_owned()),
-        ),
-        (
-            ":key_id",
-            Box::new(budget.scope.key_id().unwrap_or_default().to_owned()),
-        ),
-        (":amount_pico", Box::new(budget.amount_pico.to_string())),
-        (":period", Box::new(budget.rule.kind.as_str())),
-        (":time_zone", Box::new(budget.rule.time_zone.clone())),
-        (":start_day", Box::new(i64::from(budget.rule.start_day))),
-        (":mode", Box::new(budget.mode.as_str())),
-        (":strict", Box::new(budget.strict)),
-        (":default_max_tokens", Box::new(max_tokens)),
-        (":thresholds", Box::new(thresholds)),
-        (":created_at", Box::new(budget.created_at.clone())),
-        (":updated_at", Box::new(budget.updated_at.clone())),
-    ];
-    Ok(ParamList(list))
-}
-
-/// Named parameters owned, for statements built from a [`Budget`].
-struct ParamList(Params);
-
-impl ParamList {
-    fn as_slice(&self) -> Vec<(&str, &dyn rusqlite::ToSql)> {
-        self.0
-            .iter()
-            .map(|(name, value)| (*name, value.as_ref()))
-            .collect()
-    }
+    Ok(conn.execute(
+        sql,
+        named_params! {
+            ":id": budget.id,
+            ":team_id": budget.team_id,
+            ":scope": budget.scope.kind(),
+            ":project": budget.scope.project().unwrap_or_default(),
+            ":key_id": budget.scope.key_id().unwrap_or_default(),
+            ":amount_pico": budget.amount_pico.to_string(),
+            ":period": budget.rule.kind.as_str(),
+            ":time_zone": budget.rule.time_zone,
+            ":start_day": i64::from(budget.rule.start_day),
+            ":mode": budget.mode.as_str(),
+            ":strict": budget.strict,
+            ":default_max_tokens": max_tokens,
+            ":thresholds": thresholds,
+            ":created_at": budget.created_at,
+            ":updated_at": budget.updated_at,
+        },
+    ))
 }
 
 /// Pico-dollars of the calls of `team_id` covered by `scope` that started in
