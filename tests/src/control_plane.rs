@@ -144,6 +144,33 @@ fn command_clone(command: &Command) -> Command {
     clone
 }
 
+impl ControlPlane {
+    /// Delivers usage records as the filter does, with the filter token; the
+    /// acknowledgement.
+    pub async fn deliver_usage(
+        &self,
+        records: Vec<trimio_wire::UsageRecord>,
+    ) -> Result<Value, String> {
+        let url = format!("http://127.0.0.1:{}{}", self.port, trimio_wire::USAGE_PATH);
+        let response = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(&self.filter_token)
+            .json(&trimio_wire::UsageBatch { records })
+            .send()
+            .await
+            .map_err(|e| format!("usage delivery: {e}"))?;
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("usage delivery: {e}"))?;
+        if status != 200 {
+            return Err(format!("usage delivery: status {status}: {answer}"));
+        }
+        Ok(answer)
+    }
+}
+
 /// The admin API, with the admin token.
 #[derive(Clone)]
 pub struct Admin {

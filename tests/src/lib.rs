@@ -10,3 +10,4 @@ pub mod expect;
 pub mod paths;
 pub mod process;
 pub mod stack;
+pub mod usage;

@@ -12,10 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use trimio_e2e::control_plane::ControlPlane;
 use trimio_e2e::process::wait_for;
-use trimio_wire::{ApiFamily, Provider, Usage, UsageBatch, UsageFlags, UsageRecord};
+use trimio_e2e::usage;
+use trimio_wire::{Usage, UsageRecord};
 
 const ADMIN_TOKEN: &str = "admin-token-for-alert-tests";
 const FILTER_TOKEN: &str = "filter-token-for-alert-tests";
@@ -76,45 +76,15 @@ async fn webhook_server(seen: Shared) -> u16 {
 
 /// A call of 300,000 input tokens at 1 USD per million: 0.30 USD.
 fn call(request_id: &str, key_hash: &str) -> UsageRecord {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    UsageRecord {
-        request_id: request_id.to_owned(),
-        key_hash: key_hash.to_owned(),
-        project: None,
-        user: None,
-        provider: Provider::Openai,
-        family: ApiFamily::OpenaiChat,
-        model: Some("alert-test-model".to_owned()),
-        request_model: Some("alert-test-model".to_owned()),
-        usage: Usage {
-            input: 300_000,
-            ..Usage::default()
-        },
-        service_tier: None,
-        inference_geo: None,
-        status: 200,
-        streamed: false,
-        flags: UsageFlags::default(),
-        started_at_ms: now_ms,
-        duration_ms: 10,
-        request_bytes: 1_200_000,
-    }
+    let usage = Usage {
+        input: 300_000,
+        ..Usage::default()
+    };
+    usage::record(request_id, key_hash, "alert-test-model", usage)
 }
 
 async fn deliver(control_plane: &ControlPlane, records: Vec<UsageRecord>) -> Value {
-    let url = format!("http://127.0.0.1:{}/v1/filter/usage", control_plane.port);
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(FILTER_TOKEN)
-        .json(&UsageBatch { records })
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    control_plane.deliver_usage(records).await.unwrap()
 }
 
 /// Thresholds of the alerts a path took, in order.
@@ -180,7 +150,7 @@ async fn thresholds_alert_once_each_across_retries_refusals_and_a_killed_control
     let admin = control_plane.admin.clone();
     admin.create_team("leads", Some("1")).await.unwrap();
     let (_, key) = admin.issue_key("leads", None).await.unwrap();
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let key_hash = usage::key_hash(&key);
     admin
         .set_price("alert-test-model", &json!({"input": "1", "output": "1"}))
         .await
@@ -352,7 +322,7 @@ async fn a_target_that_hangs_holds_up_no_other_teams_alerts() {
     for (team, path) in [("stuck", "hang"), ("fine", "json")] {
         admin.create_team(team, Some("1")).await.unwrap();
         let (_, key) = admin.issue_key(team, None).await.unwrap();
-        hashes.push(hex::encode(Sha256::digest(key.as_bytes())));
+        hashes.push(usage::key_hash(&key));
         let body = json!({"url": format!("http://127.0.0.1:{hooks}/hooks/{path}")});
         let path = format!("/v1/admin/teams/{team}/alert-targets");
         let (status, _) = admin

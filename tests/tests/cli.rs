@@ -11,14 +11,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::process::Command;
 use trimio_e2e::control_plane::ControlPlane;
 use trimio_e2e::paths;
 use trimio_e2e::stack::random_token;
+use trimio_e2e::usage;
+use trimio_wire::Usage;
 
 /// A model no shipped price names, priced through `trimio prices set`.
 const MODEL: &str = "cli-test-model";
@@ -205,36 +206,17 @@ fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
         .unwrap_or_else(|| panic!("no row {first:?} in\n{table}"))
 }
 
-fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
 /// Delivers one call made with `key` to the control plane as the filter would.
 async fn deliver_call(control_plane: &ControlPlane, key: &str, input: u64, output: u64) {
-    let started_at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let record = json!({
-        "request_id": format!("cli-{}", random_token()),
-        "key_hash": sha256_hex(key),
-        "provider": "anthropic",
-        "family": "anthropic_messages",
-        "model": MODEL,
-        "usage": {"input": input, "output": output},
-        "status": 200,
-        "streamed": false,
-        "started_at_ms": u64::try_from(started_at_ms).unwrap(),
-        "duration_ms": 120,
-    });
-    let answer = reqwest::Client::new()
-        .post(format!("{}/v1/filter/usage", control_plane.admin.base()))
-        .bearer_auth(&control_plane.filter_token)
-        .json(&json!({"records": [record]}))
-        .send()
-        .await
-        .unwrap();
-    let ack: Value = answer.json().await.unwrap();
+    let usage = Usage {
+        input,
+        output,
+        ..Usage::default()
+    };
+    let id = format!("cli-{}", random_token());
+    let mut record = usage::record(&id, &usage::key_hash(key), MODEL, usage);
+    record.duration_ms = 120;
+    let ack = control_plane.deliver_usage(vec![record]).await.unwrap();
     assert_eq!(ack["accepted"], 1, "usage delivery: {ack}");
 }
 

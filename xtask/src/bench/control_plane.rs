@@ -6,15 +6,15 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use trimio_e2e::control_plane::ControlPlane;
 use trimio_e2e::stack::random_token;
+use trimio_e2e::usage;
 use trimio_mock_provider::exchange::Exchange;
 use trimio_wire::{
     ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider, USAGE_PATH, Usage, UsageAck,
-    UsageBatch, UsageFlags, UsageRecord,
+    UsageBatch, UsageRecord,
 };
 
 use super::{hey, process_stats};
@@ -83,7 +83,7 @@ async fn run(
     for (model, entry) in &exchange.prices {
         admin.set_price(model, entry).await?;
     }
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let key_hash = usage::key_hash(&key);
     let base = admin.base().to_owned();
     let http = reqwest::Client::new();
 
@@ -205,33 +205,17 @@ async fn deliver(
 
 /// A record like the filter's for the JSON exchange.
 fn record(request_id: &str, key_hash: &str) -> UsageRecord {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    UsageRecord {
-        request_id: request_id.to_owned(),
-        key_hash: key_hash.to_owned(),
-        project: None,
-        user: None,
-        provider: Provider::Anthropic,
-        family: ApiFamily::AnthropicMessages,
-        model: Some("claude-haiku-4-5-20251001".to_owned()),
-        request_model: Some("claude-haiku-4-5-20251001".to_owned()),
-        usage: Usage {
-            input: 1410,
-            output: 233,
-            cache_read: 6144,
-            ..Usage::default()
-        },
-        service_tier: Some("standard".to_owned()),
-        inference_geo: None,
-        status: 200,
-        streamed: false,
-        flags: UsageFlags::default(),
-        started_at_ms: now_ms,
-        duration_ms: 700,
-        request_bytes: 150,
-    }
+    let usage = Usage {
+        input: 1410,
+        output: 233,
+        cache_read: 6144,
+        ..Usage::default()
+    };
+    let mut record = usage::record(request_id, key_hash, "claude-haiku-4-5-20251001", usage);
+    record.service_tier = Some("standard".to_owned());
+    record.duration_ms = 700;
+    record.request_bytes = 150;
+    record
 }
 
 async fn post<T: serde::Serialize, A: serde::de::DeserializeOwned>(
