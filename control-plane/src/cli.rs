@@ -47,6 +47,12 @@ pub struct Cli {
     #[arg(long, env = "TRIMIO_FILTER_TOKEN_FILE")]
     pub filter_token_file: Option<PathBuf>,
 
+    /// How long a lease lets a gateway admit a key's calls without asking, in milliseconds:
+    /// the longest a revoked key, a lowered budget or a spent one takes to reach every
+    /// gateway. 0 grants no leases (every call is asked for).
+    #[arg(long, env = "TRIMIO_LEASE_MS", default_value_t = 5000)]
+    pub lease_ms: u64,
+
     /// Log format on stderr.
     #[arg(long, env = "TRIMIO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -64,6 +70,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database: PathBuf,
     pub tokens: Tokens,
+    pub lease_ms: u64,
 }
 
 /// The configuration cannot be used; the process refuses to start.
@@ -104,6 +111,7 @@ impl Cli {
             listen: self.listen,
             database: self.database,
             tokens: Tokens { admin, filter },
+            lease_ms: self.lease_ms,
         })
     }
 }

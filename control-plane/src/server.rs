@@ -57,6 +57,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tokio::task::spawn_blocking(move || AppState::load(Arc::new(store), defaults, tokens))
             .await??;
 
+    state.memory_mut().leases.valid = std::time::Duration::from_millis(config.lease_ms);
     {
         let memory = state.memory();
         tracing::info!(
@@ -69,6 +70,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             budgets = memory.budgets.all().count(),
             alert_targets = memory.targets.len(),
             filter_token = config.tokens.filter.is_some(),
+            lease_ms = config.lease_ms,
             "control plane loaded"
         );
     }

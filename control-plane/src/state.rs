@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use thiserror::Error;
 
-use crate::admission::{Estimator, Reservations};
+use crate::admission::{Estimator, Leases, Release, Reservations};
 use crate::alerts::{AlertKey, AlertTarget};
 use crate::budgets::{Budget, BudgetBook};
 use crate::calendar::Period;
@@ -29,6 +29,7 @@ pub struct Memory {
     pub spend: Spend,
     pub budgets: BudgetBook,
     pub reservations: Reservations,
+    pub leases: Leases,
     pub estimator: Estimator,
     pub targets: Vec<AlertTarget>,
     /// Alerts already written (see [`crate::alerts::NewAlert::once_key`]), so a batch does not
@@ -71,14 +72,52 @@ impl Memory {
         Some(reservation.estimate_pico)
     }
 
-    /// Releases reservations whose usage never came. Returns how many.
+    /// Releases reservations whose usage never came, and leases never given back. Returns
+    /// how many.
     pub fn expire(&mut self, now: Instant) -> usize {
         let expired = self.reservations.expire(now);
         for reservation in &expired {
             self.budgets
                 .hold(&reservation.budget_ids, -reservation.estimate_pico);
         }
-        expired.len()
+        let leases = self.leases.expire(now);
+        let count = expired.len() + leases.len();
+        for release in leases {
+            self.release(release);
+        }
+        count
+    }
+
+    /// Holds `limit_pico` on `budget_ids` for a new lease.
+    pub fn open_lease(
+        &mut self,
+        id: String,
+        budget_ids: Vec<String>,
+        limit_pico: i128,
+        now: Instant,
+    ) {
+        self.budgets.hold(&budget_ids, limit_pico);
+        self.leases.open(id, budget_ids, limit_pico, now);
+    }
+
+    /// A usage record charged `pico` to lease `id`.
+    pub fn charge_lease(&mut self, id: &str, pico: u64) {
+        if let Some(release) = self.leases.charge(id, pico) {
+            self.release(release);
+        }
+    }
+
+    /// The filter gave lease `id` back having charged `used_pico` under it.
+    pub fn give_back_lease(&mut self, id: &str, used_pico: u64, now: Instant) {
+        if let Some(release) = self.leases.give_back(id, used_pico, now) {
+            self.release(release);
+        }
+    }
+
+    fn release(&mut self, release: Release) {
+        if release.pico != 0 {
+            self.budgets.hold(&release.budget_ids, -release.pico);
+        }
     }
 }
 
@@ -166,6 +205,7 @@ impl AppState {
             spend,
             budgets,
             reservations: Reservations::default(),
+            leases: Leases::default(),
             estimator: Estimator::default(),
             targets: directory.targets,
             alerted: HashSet::new(),

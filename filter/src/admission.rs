@@ -37,6 +37,8 @@ pub fn request(
         max_tokens: facts.max_tokens,
         project: facts.project,
         wait_ms: Some(timeout_ms.saturating_mul(2) / 3),
+        lease: false,
+        previous: None,
     }
 }
 

@@ -26,7 +26,9 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 use trimio_meter::request::{RequestReader, ask_for_stream_usage};
 use trimio_meter::{End, Limits, Meter, Reading, UsageStripper};
-use trimio_wire::{ADMIT_PATH, AdmitResponse, ApiFamily, Provider, UsageFlags, UsageRecord};
+use trimio_wire::{
+    ADMIT_PATH, AdmitResponse, ApiFamily, LeaseCharge, LeaseUse, Provider, UsageFlags, UsageRecord,
+};
 
 use crate::admission::{self, Facts};
 use crate::config::FailureMode;
@@ -34,6 +36,8 @@ use crate::deny::{self, Refusal};
 use crate::headers::{self, label, request_header, response_header};
 use crate::key::{self, KeyError};
 use crate::known_keys;
+use crate::lease::{self, Local, Slot};
+use crate::root::Renewal;
 use crate::shared::{Shared, log};
 
 /// Response header that tells the client the id of its call's usage record.
@@ -66,6 +70,12 @@ pub struct Call {
     project: Option<String>,
     user: Option<String>,
     admission: Admission,
+    /// The lease the call is admitted under, and what it charged it.
+    lease: Option<LeaseCharge>,
+    /// The lease slot the call was decided against, when it was asked for instead.
+    slot: Option<Slot>,
+    /// Whether the call asks for a lease with it, and the lease it gives back.
+    lease_asked: (bool, Option<LeaseUse>),
     /// The model the request path names (Gemini), for admission.
     path_model: Option<String>,
     /// The request's `content-length`, when it declares one.
@@ -103,6 +113,9 @@ impl Call {
             project: None,
             user: None,
             admission: Admission::Unasked,
+            lease: None,
+            slot: None,
+            lease_asked: (false, None),
             path_model: None,
             content_length: None,
             request_bytes: 0,
@@ -141,9 +154,80 @@ impl Call {
     /// Asks the control plane whether the call may go, telling it the body's size; when the
     /// question cannot be sent, the failure mode decides at once. `resume` as for `allow`.
     fn ask(&mut self, prompt_bytes: Option<u64>, resume: bool) {
+        if self.shared.settings.config.leases && self.admit_under_lease(prompt_bytes, resume) {
+            return;
+        }
         self.admission = Admission::Asking;
         if self.ask_admission(prompt_bytes).is_err() {
             self.admission_unavailable(resume);
+        }
+    }
+
+    /// Admits the call under its key's lease, if it fits; else notes what to ask for with it.
+    fn admit_under_lease(&mut self, prompt_bytes: Option<u64>, resume: bool) -> bool {
+        let slot = Slot::new(&self.key_hash, self.project.as_deref());
+        let now = lease::Now {
+            ms: self.now_ms(),
+            timeout_ms: self.shared.settings.config.control_plane.timeout_ms,
+        };
+        match lease::admit(&slot, prompt_bytes, now) {
+            Local::Admitted {
+                charge,
+                project,
+                renew,
+            } => {
+                if renew {
+                    self.request_renewal(slot);
+                }
+                if project.is_some() {
+                    self.project = project;
+                }
+                self.lease = Some(charge);
+                self.shared.metrics.admitted_by_lease.inc();
+                self.allow(resume);
+                true
+            }
+            Local::Ask { lease, previous } => {
+                self.lease_asked = (lease, previous);
+                self.slot = Some(slot);
+                false
+            }
+        }
+    }
+
+    /// Hands the lease's renewal to the root contexts, off this call's path.
+    fn request_renewal(&self, slot: Slot) {
+        let renewal = Renewal {
+            slot,
+            provider: self.provider,
+            family: self.family,
+            model: self
+                .request
+                .facts()
+                .model
+                .or_else(|| self.path_model.clone()),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&renewal) {
+            let _ = self.enqueue_shared_queue(self.shared.renewal_queue_id, Some(&bytes));
+        }
+    }
+
+    /// Keeps the lease the control plane answered with, or forgets the one asked for.
+    fn keep_lease(&self, answer: &AdmitResponse) {
+        let Some(slot) = &self.slot else {
+            return;
+        };
+        match answer {
+            AdmitResponse::Allow {
+                lease: Some(granted),
+                project,
+                ..
+            } => {
+                let entry = lease::Entry::new(granted.clone(), project.clone(), self.now_ms());
+                lease::store(slot, &entry);
+            }
+            _ if self.lease_asked.0 => lease::clear(slot),
+            _ => {}
         }
     }
 
@@ -157,7 +241,7 @@ impl Call {
         };
         let settings = &self.shared.settings;
         let control_plane = &settings.config.control_plane;
-        let request = admission::request(
+        let mut request = admission::request(
             &self.request_id,
             &self.key_hash,
             self.provider,
@@ -165,6 +249,7 @@ impl Call {
             facts,
             control_plane.timeout_ms,
         );
+        (request.lease, request.previous) = self.lease_asked.clone();
         let body = serde_json::to_vec(&request).map_err(|_| ())?;
         let headers = settings.control_plane_headers(ADMIT_PATH);
         let timeout = Duration::from_millis(control_plane.timeout_ms);
@@ -356,6 +441,7 @@ impl Call {
             started_at_ms: self.started_at_ms,
             duration_ms: self.now_ms().saturating_sub(self.started_at_ms),
             request_bytes: self.request_bytes,
+            lease: self.lease.take(),
         }
     }
 }
@@ -373,6 +459,9 @@ impl Context for Call {
             Some("200") => serde_json::from_slice::<AdmitResponse>(&body).ok(),
             _ => None,
         };
+        if let Some(answer) = &answer {
+            self.keep_lease(answer);
+        }
         match answer {
             Some(AdmitResponse::Allow { project, .. }) => {
                 if project.is_some() {

@@ -21,8 +21,8 @@ pub struct PluginConfig {
     /// What happens to a call when the control plane cannot answer its admission.
     #[serde(default)]
     pub failure_mode: FailureMode,
-    /// Milliseconds between usage deliveries (records also leave as soon as they are queued
-    /// when no batch is in flight).
+    /// Milliseconds between usage deliveries (records also leave as soon as a full batch is
+    /// queued).
     #[serde(default = "default_flush_interval_ms")]
     pub flush_interval_ms: u64,
     /// Most records in one delivery.
@@ -41,6 +41,10 @@ pub struct PluginConfig {
     /// at the headers, with the body's size from `content-length` only.
     #[serde(default)]
     pub admission_reads_body: bool,
+    /// Admit calls under the leases the control plane grants, without asking it for each
+    /// call; false asks for every call.
+    #[serde(default = "default_leases")]
+    pub leases: bool,
     /// While the control plane cannot answer, failing open admits only keys it admitted within
     /// this many seconds; other keys get the provider's overloaded error.
     #[serde(default = "default_fail_open_key_ttl_s")]
@@ -97,6 +101,9 @@ pub enum FailureMode {
 
 fn default_provider() -> Provider {
     Provider::Openai
+}
+fn default_leases() -> bool {
+    true
 }
 fn default_flush_interval_ms() -> u64 {
     200

@@ -11,6 +11,7 @@ mod deny;
 mod headers;
 mod key;
 mod known_keys;
+mod lease;
 mod root;
 mod shared;
 

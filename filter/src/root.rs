@@ -1,16 +1,31 @@
-//! The root context of one worker: loads the configuration and delivers usage records from
-//! the shared queue to the control plane in batches, retrying until acknowledged.
+//! The root context of one worker: loads the configuration, delivers usage records from
+//! the shared queue to the control plane in batches, retrying until acknowledged, and renews
+//! the leases calls ask it to.
 
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
+use serde::{Deserialize, Serialize};
+use trimio_wire::{ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider};
 use trimio_wire::{USAGE_PATH, UsageAck};
 
 use crate::call::Call;
 use crate::config::Settings;
+use crate::known_keys;
+use crate::lease::{self, Slot};
 use crate::shared::{Shared, log};
+
+/// A lease a call found half used, for a root context to renew.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Renewal {
+    pub slot: Slot,
+    pub provider: Provider,
+    pub family: ApiFamily,
+    pub model: Option<String>,
+}
 
 /// Most time a delivery may take before it is retried.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +41,8 @@ pub struct Root {
     failures: u32,
     /// Ticks left to wait before the next retry.
     backoff_ticks: u32,
+    /// Renewals sent and not yet answered, by callout token, with the lease each replaces.
+    renewals: HashMap<u32, (Slot, String)>,
 }
 
 impl Root {
@@ -90,6 +107,107 @@ impl Root {
         }
     }
 
+    /// Sends every renewal waiting in the queue.
+    fn renew(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        while let Ok(Some(bytes)) = self.dequeue_shared_queue(shared.renewal_queue_id) {
+            let Ok(renewal) = serde_json::from_slice::<Renewal>(&bytes) else {
+                continue;
+            };
+            let previous = lease::in_use(&renewal.slot).filter(|used| !used.id.is_empty());
+            let Some(previous) = previous else {
+                continue;
+            };
+            let project = renewal.slot.project.clone();
+            let request = AdmitRequest {
+                request_id: String::new(),
+                key_hash: renewal.slot.key_hash.clone(),
+                provider: renewal.provider,
+                family: renewal.family,
+                model: renewal.model,
+                prompt_bytes: None,
+                max_tokens: None,
+                project: (!project.is_empty()).then_some(project),
+                wait_ms: None,
+                lease: true,
+                previous: Some(previous.clone()),
+            };
+            let Ok(body) = serde_json::to_vec(&request) else {
+                continue;
+            };
+            let control_plane = &shared.settings.config.control_plane;
+            let sent = self.dispatch_http_call(
+                &control_plane.cluster,
+                shared.settings.control_plane_headers(ADMIT_PATH),
+                Some(&body),
+                vec![],
+                Duration::from_millis(control_plane.timeout_ms),
+            );
+            match sent {
+                Ok(token) => {
+                    self.renewals.insert(token, (renewal.slot, previous.id));
+                }
+                Err(status) => {
+                    shared.metrics.lease_renewal_failures.inc();
+                    log(
+                        LogLevel::Warn,
+                        &format!("lease renewal not sent: status={status:?}"),
+                    );
+                    lease::renewal_failed(&renewal.slot, &previous.id);
+                }
+            }
+        }
+    }
+
+    /// The control plane answered a renewal: keep the new lease, or drop the slot's so that
+    /// its next call is asked for (and refused, when the key or its budget refuse it).
+    fn renewed(&mut self, slot: &Slot, replaced: &str, body_size: usize) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let status = crate::headers::call_response_header(self, ":status");
+        let answer = match status.as_deref() {
+            Some("200") => self
+                .get_http_call_response_body(0, body_size)
+                .and_then(|body| serde_json::from_slice::<AdmitResponse>(&body).ok()),
+            _ => None,
+        };
+        let now_ms = self
+            .get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        match answer {
+            Some(AdmitResponse::Allow {
+                lease: Some(granted),
+                project,
+                ..
+            }) => {
+                shared.metrics.lease_renewals.inc();
+                known_keys::remember(&slot.key_hash, now_ms);
+                lease::store(slot, &lease::Entry::new(granted, project, now_ms));
+            }
+            Some(AdmitResponse::Allow { lease: None, .. }) => lease::clear(slot),
+            Some(AdmitResponse::Deny { reason, .. }) => {
+                log(
+                    LogLevel::Info,
+                    &format!("lease not renewed: reason={reason:?}"),
+                );
+                known_keys::forget(&slot.key_hash);
+                lease::clear(slot);
+            }
+            None => {
+                shared.metrics.lease_renewal_failures.inc();
+                log(
+                    LogLevel::Warn,
+                    &format!("lease renewal unanswered: status={status:?}"),
+                );
+                lease::renewal_failed(slot, replaced);
+            }
+        }
+    }
+
     fn failed(&mut self, batch: Vec<Vec<u8>>, why: &str) {
         if let Some(shared) = &self.shared {
             shared.metrics.delivery_failures.inc();
@@ -113,6 +231,10 @@ impl Root {
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+        if let Some((slot, replaced)) = self.renewals.remove(&token) {
+            self.renewed(&slot, &replaced, body_size);
+            return;
+        }
         let Some((expected, batch)) = self.in_flight.take() else {
             return;
         };
@@ -166,6 +288,8 @@ impl RootContext for Root {
             log(LogLevel::Warn, &format!("trimio: {warning}"));
         }
         let queue_id = self.register_shared_queue(&settings.config.queue_name);
+        let renewal_queue_id =
+            self.register_shared_queue(&format!("{}.lease_renewals", settings.config.queue_name));
         let tick = Duration::from_millis(settings.config.flush_interval_ms);
         if let Err(status) = proxy_wasm::hostcalls::set_tick_period(tick) {
             log(
@@ -191,7 +315,7 @@ impl RootContext for Root {
         );
         self.shared = Some(Rc::new(Shared::new(
             settings,
-            queue_id,
+            (queue_id, renewal_queue_id),
             u64::from_le_bytes(seed),
         )));
         true
@@ -199,11 +323,20 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.backoff_ticks = self.backoff_ticks.saturating_sub(1);
+        self.renew();
         self.deliver();
     }
 
-    fn on_queue_ready(&mut self, _queue_id: u32) {
-        self.deliver();
+    /// Renewals go at once; records wait for the tick unless a full batch is queued.
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        if queue_id == shared.renewal_queue_id {
+            self.renew();
+        } else if shared.depth.current() >= shared.settings.config.batch_size as u64 {
+            self.deliver();
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

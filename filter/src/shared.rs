@@ -12,6 +12,8 @@ use crate::config::Settings;
 pub struct Shared {
     pub settings: Settings,
     pub queue_id: u32,
+    /// The queue of leases to renew, which the root contexts serve.
+    pub renewal_queue_id: u32,
     pub metrics: Metrics,
     /// How many records wait in the shared queue, across workers.
     pub depth: QueueDepth,
@@ -19,11 +21,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(settings: Settings, queue_id: u32, seed: u64) -> Self {
+    pub fn new(settings: Settings, queues: (u32, u32), seed: u64) -> Self {
         let depth = QueueDepth::new(&settings.config.queue_name);
         Shared {
             settings,
-            queue_id,
+            queue_id: queues.0,
+            renewal_queue_id: queues.1,
             metrics: Metrics::define(),
             depth,
             ids: RequestIds::new(seed),
@@ -53,6 +56,15 @@ impl QueueDepth {
     /// Counts one more record unless `max` are waiting; whether it may be queued.
     pub fn take_place(&self, max: u64) -> bool {
         self.update(|n| (n < max).then(|| n + 1))
+    }
+
+    /// How many records wait.
+    pub fn current(&self) -> u64 {
+        hostcalls::get_shared_data(&self.key)
+            .ok()
+            .and_then(|(bytes, _)| bytes)
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_le_bytes)
     }
 
     /// Counts `n` records out of the queue.
@@ -118,6 +130,9 @@ impl RequestIds {
 /// Envoy counters, visible in its `/stats` as `wasmcustom.trimio.*`.
 pub struct Metrics {
     pub admitted: Metric,
+    pub admitted_by_lease: Metric,
+    pub lease_renewals: Metric,
+    pub lease_renewal_failures: Metric,
     pub denied: Metric,
     pub admission_failures: Metric,
     pub records_queued: Metric,
@@ -132,6 +147,9 @@ impl Metrics {
     fn define() -> Self {
         Metrics {
             admitted: Metric::counter("trimio.calls_admitted"),
+            admitted_by_lease: Metric::counter("trimio.calls_admitted_by_lease"),
+            lease_renewals: Metric::counter("trimio.lease_renewals"),
+            lease_renewal_failures: Metric::counter("trimio.lease_renewal_failures"),
             denied: Metric::counter("trimio.calls_denied"),
             admission_failures: Metric::counter("trimio.admission_failures"),
             records_queued: Metric::counter("trimio.records_queued"),

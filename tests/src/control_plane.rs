@@ -18,6 +18,8 @@ pub struct ControlPlane {
     pub filter_token: String,
     dir: PathBuf,
     restarts: u32,
+    /// `--lease-ms`, when not the default.
+    lease_ms: Option<u64>,
 }
 
 impl ControlPlane {
@@ -27,9 +29,21 @@ impl ControlPlane {
         admin_token: &str,
         filter_token: &str,
     ) -> Result<ControlPlane, String> {
+        ControlPlane::start_with_leases(dir, admin_token, filter_token, None).await
+    }
+
+    /// [`ControlPlane::start`] with leases of `lease_ms` (0: none) instead of the default.
+    pub async fn start_with_leases(
+        dir: &Path,
+        admin_token: &str,
+        filter_token: &str,
+        lease_ms: Option<u64>,
+    ) -> Result<ControlPlane, String> {
         let database = dir.join("trimio.db");
-        let (process, port) = spawn(dir, &database, admin_token, filter_token, 0, 0).await?;
+        let tokens = (admin_token, filter_token);
+        let (process, port) = spawn(dir, &database, tokens, lease_ms, 0, 0).await?;
         Ok(ControlPlane {
+            lease_ms,
             process: Some(process),
             port,
             admin: Admin::new(port, admin_token),
@@ -72,8 +86,8 @@ impl ControlPlane {
         let (process, _) = spawn(
             &self.dir,
             &self.database,
-            &token,
-            &self.filter_token,
+            (&token, &self.filter_token),
+            self.lease_ms,
             self.port,
             self.restarts,
         )
@@ -86,8 +100,8 @@ impl ControlPlane {
 async fn spawn(
     dir: &Path,
     database: &Path,
-    admin_token: &str,
-    filter_token: &str,
+    (admin_token, filter_token): (&str, &str),
+    lease_ms: Option<u64>,
     port: u16,
     generation: u32,
 ) -> Result<(Process, u16), String> {
@@ -102,6 +116,9 @@ async fn spawn(
         .env("TRIMIO_ADMIN_TOKEN", admin_token)
         .env(crate::envoy::FILTER_TOKEN_ENV, filter_token)
         .env("RUST_LOG", "info");
+    if let Some(lease_ms) = lease_ms {
+        command.arg("--lease-ms").arg(lease_ms.to_string());
+    }
     let log = dir.join(format!("control-plane.{generation}.log"));
     // A restarted process may have to wait for the old port to be free again.
     let mut last = String::new();

@@ -19,6 +19,8 @@ pub struct StackOptions {
     pub failure_mode: String,
     pub allow_on_headers_stop_iteration: bool,
     pub max_queued_records: Option<u64>,
+    /// The control plane's `--lease-ms`, when not its default.
+    pub lease_ms: Option<u64>,
 }
 
 impl Default for StackOptions {
@@ -27,6 +29,7 @@ impl Default for StackOptions {
             failure_mode: "open".to_owned(),
             allow_on_headers_stop_iteration: true,
             max_queued_records: None,
+            lease_ms: None,
         }
     }
 }
@@ -53,7 +56,13 @@ impl Stack {
             .await
             .map_err(|e| format!("mock provider: {e}"))?;
         let filter_token = random_token();
-        let control_plane = ControlPlane::start(dir.path(), &random_token(), &filter_token).await?;
+        let control_plane = ControlPlane::start_with_leases(
+            dir.path(),
+            &random_token(),
+            &filter_token,
+            options.lease_ms,
+        )
+        .await?;
         let upstreams = Upstreams::Mock {
             host: "127.0.0.1".to_owned(),
             port: mock.addr().port(),

@@ -34,5 +34,6 @@ pub fn record(request_id: &str, key_hash: &str, model: &str, usage: Usage) -> Us
         started_at_ms: now_ms,
         duration_ms: 10,
         request_bytes: 0,
+        lease: None,
     }
 }

@@ -46,6 +46,7 @@ async fn admit(State(told): State<Shared>, Json(request): Json<AdmitRequest>) ->
         team: "platform".into(),
         key_id: "k1".into(),
         project: None,
+        lease: None,
     };
     Json(serde_json::to_value(allow).unwrap_or_default())
 }

@@ -193,7 +193,12 @@ async fn a_team_over_budget_gets_the_out_of_credit_reply_and_reaches_no_upstream
     let exchanges = all_exchanges();
     let anthropic = named(&exchanges, "anthropic-json");
     let openai = named(&exchanges, "openai-chat-stream-usage");
-    let stack = stack(&exchanges).await;
+    const LEASE_MS: u64 = 500;
+    let options = StackOptions {
+        lease_ms: Some(LEASE_MS),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(exchanges.clone(), options).await.unwrap();
     // One anthropic-json call costs $0.01875; then the budget is cut to $0.01, below what is
     // spent, so no estimate of the next call can fit.
     let (team_id, key) = stack.team_with_key("payments", None).await.unwrap();
@@ -204,6 +209,8 @@ async fn a_team_over_budget_gets_the_out_of_credit_reply_and_reaches_no_upstream
     assert_eq!(record["cost_usd"], "0.01875");
     let admin = &stack.control_plane.admin;
     admin.set_budget(&team_id, Some("0.01")).await.unwrap();
+    // The lease the first call brought ends; the next call is asked for.
+    tokio::time::sleep(Duration::from_millis(LEASE_MS + 100)).await;
 
     let denied = stack.send(&anthropic, Some(&key)).await.unwrap();
     assert_eq!(

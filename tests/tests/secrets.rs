@@ -3,6 +3,8 @@
 //! and completions goes through the real gateway, then every log and every database file is
 //! searched for them.
 
+use std::time::Duration;
+
 use trimio_e2e::envoy::TEST_CREDENTIALS;
 use trimio_e2e::paths;
 use trimio_e2e::stack::{Stack, StackOptions};
@@ -61,6 +63,7 @@ fn find(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_prompt_completion_key_or_credential_is_logged_or_stored() {
+    const LEASE_MS: u64 = 300;
     let all = exchange::load_all(&[paths::project_exchanges()]).unwrap();
     let exchanges: Vec<Exchange> = PLANTED
         .iter()
@@ -69,9 +72,11 @@ async fn no_prompt_completion_key_or_credential_is_logged_or_stored() {
             planted(exchange, prompt, completion)
         })
         .collect();
-    let mut stack = Stack::start(exchanges.clone(), StackOptions::default())
-        .await
-        .unwrap();
+    let options = StackOptions {
+        lease_ms: Some(LEASE_MS),
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start(exchanges.clone(), options).await.unwrap();
     stack.load_prices(&exchanges).await.unwrap();
     let (_, key) = stack.team_with_key("secrets", Some("100")).await.unwrap();
 
@@ -97,6 +102,8 @@ async fn no_prompt_completion_key_or_credential_is_logged_or_stored() {
         .set_budget("secrets", Some("0"))
         .await
         .unwrap();
+    // The change reaches the gateway when the key's lease ends.
+    tokio::time::sleep(Duration::from_millis(LEASE_MS + 100)).await;
     let denied = stack.send(&exchanges[0], Some(&key)).await.unwrap();
     assert_eq!(denied.status, 400);
     let unknown = stack

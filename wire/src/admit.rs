@@ -32,6 +32,48 @@ pub struct AdmitRequest {
     /// a budget, in milliseconds; absent or 0 answers at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_ms: Option<u64>,
+    /// The filter would take a [`Lease`] for the key with the answer. A question with an
+    /// empty `request_id` asks for a lease alone: no call waits on it and nothing is reserved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lease: bool,
+    /// The lease this one replaces, and what the filter admitted under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<LeaseUse>,
+}
+
+/// Lets the filter admit a key's calls itself, without asking, for `valid_ms` from when it
+/// got the answer. Each call it admits is charged `call_pico`, plus `prompt_pico_per_kib` for
+/// every KiB (rounded up) of its request body, against `limit_pico`; a call that does not fit
+/// (or whose body size is unknown) is asked for as before. No limit means no hard budget
+/// binds the key: only time bounds the lease.
+///
+/// A key revoked or a budget lowered reaches the filter when the lease ends: at most
+/// `valid_ms` after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: String,
+    pub valid_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_pico: Option<u64>,
+    #[serde(default)]
+    pub call_pico: u64,
+    #[serde(default)]
+    pub prompt_pico_per_kib: u64,
+}
+
+/// What the filter charged to a lease it gives back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseUse {
+    pub id: String,
+    pub used_pico: u64,
+}
+
+/// The lease a call was admitted under and what it was charged, carried by its usage record
+/// so the control plane releases what the lease held for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseCharge {
+    pub id: String,
+    pub pico: u64,
 }
 
 /// The control plane's answer.
@@ -45,6 +87,9 @@ pub enum AdmitResponse {
         /// The project the key is bound to, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         project: Option<String>,
+        /// Granted when the question asked for one and the key's budgets allow it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<Lease>,
     },
     Deny {
         reason: DenyReason,
@@ -77,6 +122,7 @@ mod tests {
             team: "payments".into(),
             key_id: "k1".into(),
             project: None,
+            lease: None,
         };
         let json = serde_json::to_string(&allow).unwrap();
         assert_eq!(

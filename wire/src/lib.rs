@@ -11,7 +11,7 @@ mod admit;
 mod family;
 mod usage;
 
-pub use admit::{AdmitRequest, AdmitResponse, DenyReason};
+pub use admit::{AdmitRequest, AdmitResponse, DenyReason, Lease, LeaseCharge, LeaseUse};
 pub use family::{ApiFamily, Provider};
 pub use usage::{Usage, UsageAck, UsageBatch, UsageFlags, UsageRecord};
 

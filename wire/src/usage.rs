@@ -98,6 +98,9 @@ pub struct UsageRecord {
     /// learns a team's prompt cost per byte from, to estimate later calls.
     #[serde(default)]
     pub request_bytes: u64,
+    /// The lease the filter admitted the call under, instead of asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<crate::LeaseCharge>,
 }
 
 /// A batch of records from one gateway.

@@ -2,13 +2,14 @@
 
 use std::time::Instant;
 
-use trimio_wire::{AdmitRequest, AdmitResponse, DenyReason};
+use trimio_wire::{AdmitRequest, AdmitResponse, DenyReason, Lease};
 
 use crate::admission::estimate::{CallFacts, FALLBACK_PICO};
 use crate::alerts::ends_text;
 use crate::budgets::BudgetState;
 use crate::ledger::loggable_id;
 use crate::money::format_cents;
+use crate::random;
 use crate::state::Memory;
 
 /// What admission says now.
@@ -33,6 +34,10 @@ pub enum Decision {
 /// from memory; nothing here touches the store.
 pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms: i64) -> Decision {
     memory.budgets.turn(now_ms);
+    if let Some(previous) = &request.previous {
+        // Given back once, however often the question is decided again while it waits.
+        memory.give_back_lease(&previous.id, previous.used_pico, now);
+    }
     let key_hash_prefix = loggable_id(&request.key_hash.chars().take(12).collect::<String>());
     let Some(key) = memory.registry.key_by_hash(&request.key_hash) else {
         tracing::info!(key.hash_prefix = %key_hash_prefix, reason = "unknown_key", "call denied");
@@ -92,9 +97,11 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
     }
 
     let mut waiting = None;
+    let mut bound = LeaseBound::Unbounded;
     for state in states.iter().filter(|state| state.budget.is_hard()) {
         let budget = &state.budget;
         let (spent, held, amount) = (state.spent_pico, state.held_pico, budget.amount_pico);
+        bound = bound.and(budget.strict, amount - spent - held - estimate);
         let key_name = Some(key.name.as_str());
         if spent >= amount || spent.saturating_add(estimate) > amount {
             tracing::info!(
@@ -123,25 +130,107 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
         return Decision::Wait { deny };
     }
 
+    let (team_id, team_name, key_id) = (team.id.clone(), team.name.clone(), key.id.clone());
+    let key_project = key.project.clone();
+    let lease = if request.lease {
+        grant_lease(memory, &team_id, &budget_ids, bound, estimate, now)
+    } else {
+        None
+    };
     let allow = AdmitResponse::Allow {
-        team_id: team.id.clone(),
-        team: team.name.clone(),
-        key_id: key.id.clone(),
-        project: key.project.clone(),
+        team_id: team_id.clone(),
+        team: team_name.clone(),
+        key_id: key_id.clone(),
+        project: key_project,
+        lease,
     };
     tracing::debug!(
-        team = %team.name,
-        key.id = %key.id,
+        team = %team_name,
+        key.id = %key_id,
         estimate_pico = %estimate,
         "call admitted"
     );
-    if !request.request_id.is_empty() {
-        let team_id = team.id.clone();
-        if !memory.reserve(&request.request_id, &team_id, budget_ids, estimate, now) {
-            tracing::warn!(team.id = %team_id, "too many open reservations; admitted without one");
-        }
+    if !request.request_id.is_empty()
+        && !memory.reserve(&request.request_id, &team_id, budget_ids, estimate, now)
+    {
+        tracing::warn!(team.id = %team_id, "too many open reservations; admitted without one");
     }
     Decision::Allow(allow)
+}
+
+/// What the hard budgets covering a key leave for a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeaseBound {
+    /// No hard budget covers the key.
+    Unbounded,
+    /// The least any hard budget has left after its spend, what calls in flight hold and
+    /// the call being admitted, in pico-dollars.
+    Headroom(i128),
+    /// A strict budget covers the key: each call is priced at its own worst case, which only
+    /// its own request tells, so every call is asked for.
+    Strict,
+}
+
+impl LeaseBound {
+    fn and(self, strict: bool, headroom: i128) -> LeaseBound {
+        match self {
+            _ if strict => LeaseBound::Strict,
+            LeaseBound::Strict => LeaseBound::Strict,
+            LeaseBound::Unbounded => LeaseBound::Headroom(headroom),
+            LeaseBound::Headroom(least) => LeaseBound::Headroom(least.min(headroom)),
+        }
+    }
+}
+
+/// Share of a hard budget's headroom one lease may hold: other gateways, keys and projects
+/// of the team draw on the same budget.
+const LEASE_SHARE: i128 = 4;
+/// A lease must hold at least this many calls at the larger of the charge and this call's
+/// estimate, or calls are asked for one by one.
+const LEASE_MIN_CALLS: i128 = 2;
+
+/// A lease for the key, when it may have one, held on its hard budgets.
+///
+/// Its calls are charged at the team's recent calls' rates (output a call, prompt per KiB
+/// of body), or at this call's estimate before there are any.
+fn grant_lease(
+    memory: &mut Memory,
+    team_id: &str,
+    budget_ids: &[String],
+    bound: LeaseBound,
+    estimate: i128,
+    now: Instant,
+) -> Option<Lease> {
+    let valid_ms = u64::try_from(memory.leases.valid.as_millis()).unwrap_or(u64::MAX);
+    if valid_ms == 0 || bound == LeaseBound::Strict {
+        return None;
+    }
+    let (call_pico, per_kib) = memory
+        .estimator
+        .team_rates(team_id)
+        .unwrap_or((estimate, 0));
+    let limit_pico = match bound {
+        LeaseBound::Headroom(headroom) => {
+            let limit = (headroom / LEASE_SHARE).min(i128::from(u64::MAX));
+            if limit < LEASE_MIN_CALLS * call_pico.max(estimate).max(1) || !memory.leases.has_room()
+            {
+                return None;
+            }
+            Some(limit)
+        }
+        _ => None,
+    };
+    let id = random::hex(16).ok()?;
+    if let Some(limit) = limit_pico {
+        memory.open_lease(id.clone(), budget_ids.to_vec(), limit, now);
+    }
+    Some(Lease {
+        id,
+        valid_ms,
+        limit_pico: limit_pico.map(|limit| u64::try_from(limit).unwrap_or(u64::MAX)),
+        call_pico: u64::try_from(call_pico.max(0)).unwrap_or(u64::MAX),
+        prompt_pico_per_kib: u64::try_from(per_kib.max(0)).unwrap_or(u64::MAX),
+    })
 }
 
 fn deny(reason: DenyReason, message: String) -> AdmitResponse {

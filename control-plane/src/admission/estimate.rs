@@ -148,6 +148,20 @@ impl Estimator {
         }
     }
 
+    /// What a call of the team costs, from its recent calls of any model: pico-dollars of
+    /// output a call, and pico-dollars of prompt per KiB of request body. `None` before the
+    /// team has priced calls.
+    pub fn team_rates(&self, team_id: &str) -> Option<(i128, i128)> {
+        let recent = self
+            .recent
+            .get(&(team_id.to_owned(), String::new()))
+            .filter(|recent| !recent.samples.is_empty())?;
+        let per_kib = recent
+            .prompt_rate()
+            .map_or(0, |(pico, bytes)| pico.saturating_mul(1024) / bytes);
+        Some((recent.mean_output_pico(), per_kib))
+    }
+
     /// The estimated cost of a call in pico-dollars. `strict_max_tokens` asks for the worst
     /// case, with the output cap to assume when the request names none.
     ///

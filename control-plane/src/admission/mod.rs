@@ -3,9 +3,11 @@
 mod api;
 mod decide;
 mod estimate;
+mod leases;
 mod reservations;
 
 pub use api::routes;
 pub use decide::{Decision, decide};
 pub use estimate::{CallFacts, Estimator, Sample};
+pub use leases::{GIVE_BACK_GRACE, Leases, Release};
 pub use reservations::{RESERVATION_TTL, Reservation, Reservations};

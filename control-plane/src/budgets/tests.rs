@@ -110,6 +110,8 @@ impl Harness {
             max_tokens: Some(100),
             project: None,
             wait_ms,
+            lease: false,
+            previous: None,
         };
         let body = serde_json::to_value(request).unwrap();
         self.ok(Method::POST, "/v1/filter/admit", Some(body)).await
@@ -151,6 +153,7 @@ impl Harness {
                 started_at_ms: ms(started) as u64,
                 duration_ms: 5,
                 request_bytes: 1_200_000,
+                lease: None,
             })
             .collect();
         let body = serde_json::to_value(UsageBatch { records }).unwrap();
@@ -495,4 +498,148 @@ async fn waiting_admissions_are_bounded() {
     for w in waiting {
         assert_eq!(w.await.unwrap(), StatusCode::OK);
     }
+}
+
+/// Pico-dollars per US dollar.
+const USD: i128 = 1_000_000_000_000;
+
+impl Harness {
+    /// Asks for a lease, with a call (`request_id`) or alone (empty), giving `previous` back.
+    async fn lease(&self, request_id: &str, key_hash: &str, previous: Option<Value>) -> Value {
+        let request = json!({
+            "request_id": request_id, "key_hash": key_hash, "provider": "openai",
+            "family": "openai_chat", "model": "budget-model",
+            "prompt_bytes": if request_id.is_empty() { None } else { Some(1_200_000) },
+            "max_tokens": 100, "lease": true, "previous": previous,
+        });
+        self.ok(Method::POST, "/v1/filter/admit", Some(request))
+            .await
+    }
+
+    fn held(&self) -> i128 {
+        self.state
+            .memory()
+            .budgets
+            .all()
+            .map(|state| state.held_pico)
+            .sum()
+    }
+}
+
+#[tokio::test]
+async fn a_lease_holds_a_share_of_what_is_left_and_gives_back_what_it_did_not_use() {
+    let h = Harness::at("2026-12-04T12:00:00Z");
+    let (key, _) = h.team("leased", None).await;
+    h.ok(
+        Method::POST,
+        "/v1/admin/budgets",
+        Some(json!({"team": "leased", "amount_usd": "100"})),
+    )
+    .await;
+    // Teach the estimator: 0.30 a call of 1,200,000 bytes, all of it prompt.
+    h.usage(&["w0"], &key, "2026-12-04T11:00:00Z").await;
+
+    let answer = h.lease("a1", &key, None).await;
+    assert_eq!(decision(&answer), "allow", "{answer}");
+    let lease = &answer["lease"];
+    let id = lease["id"].as_str().unwrap().to_owned();
+    assert_eq!(lease["valid_ms"], 5000);
+    // A quarter of what is left after the spend (0.30) and this call's estimate (0.30).
+    let limit = i128::from(lease["limit_pico"].as_u64().unwrap());
+    assert_eq!(limit, (100 * USD - 3 * USD / 10 - 3 * USD / 10) / 4);
+    assert_eq!(lease["call_pico"], 0);
+    // 0.30 USD over 1,200,000 bytes, a KiB at a time.
+    assert_eq!(
+        i128::from(lease["prompt_pico_per_kib"].as_u64().unwrap()),
+        3 * USD / 10 * 1024 / 1_200_000
+    );
+    assert_eq!(
+        h.held(),
+        3 * USD / 10 + limit,
+        "the call's estimate and the lease"
+    );
+
+    // A call admitted under the lease releases what it was charged when its record comes.
+    let mut charged = h.usage(&["c1"], &key, "2026-12-04T12:00:01Z").await;
+    assert_eq!(charged["accepted"], 1);
+    let record = json!({
+        "request_id": "c2", "key_hash": key, "provider": "openai", "family": "openai_chat",
+        "model": "budget-model", "usage": {"input": 300_000}, "status": 200,
+        "streamed": false, "started_at_ms": ms("2026-12-04T12:00:02Z"), "duration_ms": 5,
+        "request_bytes": 1_200_000, "lease": {"id": id, "pico": 250_000_000_000u64},
+    });
+    charged = h
+        .ok(
+            Method::POST,
+            "/v1/filter/usage",
+            Some(json!({"records": [record]})),
+        )
+        .await;
+    assert_eq!(charged["accepted"], 1);
+    assert_eq!(h.held(), 3 * USD / 10 + limit - USD / 4);
+    // The same record again releases nothing more.
+    h.ok(
+        Method::POST,
+        "/v1/filter/usage",
+        Some(json!({"records": [record]})),
+    )
+    .await;
+    assert_eq!(h.held(), 3 * USD / 10 + limit - USD / 4);
+
+    // Given back having charged 0.75 in all: 0.50 of calls still running stays held, the
+    // rest of the limit is released, and the new lease holds its own share.
+    let renewed = h
+        .lease(
+            "",
+            &key,
+            Some(json!({"id": id, "used_pico": 750_000_000_000u64})),
+        )
+        .await;
+    let new_limit = i128::from(renewed["lease"]["limit_pico"].as_u64().unwrap());
+    assert_ne!(renewed["lease"]["id"].as_str().unwrap(), id);
+    assert_eq!(h.held(), 3 * USD / 10 + USD / 2 + new_limit);
+    // Given back twice, it is released once.
+    h.lease("", &key, Some(json!({"id": id, "used_pico": 0})))
+        .await;
+    let spent = 3 * 3 * USD / 10;
+    let newest = h.held() - 3 * USD / 10 - USD / 2 - new_limit;
+    assert!(newest > 0 && newest <= (100 * USD - spent) / 4, "{newest}");
+}
+
+#[tokio::test]
+async fn only_keys_without_a_strict_budget_get_leases() {
+    let h = Harness::at("2026-12-04T12:00:00Z");
+    let (free, _) = h.team("free", None).await;
+    let answer = h.lease("f1", &free, None).await;
+    assert_eq!(decision(&answer), "allow");
+    assert!(answer["lease"]["id"].is_string(), "{answer}");
+    assert!(
+        answer["lease"].get("limit_pico").is_none(),
+        "no hard budget, no limit"
+    );
+    assert_eq!(h.held(), 0);
+
+    let (careful, _) = h.team("careful", None).await;
+    h.ok(
+        Method::POST,
+        "/v1/admin/budgets",
+        Some(json!({"team": "careful", "amount_usd": "100", "strict": true})),
+    )
+    .await;
+    let answer = h.lease("s1", &careful, None).await;
+    assert_eq!(decision(&answer), "allow");
+    assert!(answer.get("lease").is_none(), "{answer}");
+
+    // Nearly spent: too little left for two calls at their estimate.
+    let (tight, _) = h.team("tight", None).await;
+    h.ok(
+        Method::POST,
+        "/v1/admin/budgets",
+        Some(json!({"team": "tight", "amount_usd": "1"})),
+    )
+    .await;
+    h.usage(&["t0"], &tight, "2026-12-04T11:00:00Z").await;
+    let answer = h.lease("t1", &tight, None).await;
+    assert_eq!(decision(&answer), "allow");
+    assert!(answer.get("lease").is_none(), "{answer}");
 }

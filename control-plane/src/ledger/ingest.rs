@@ -6,7 +6,7 @@
 //! acknowledgement, so one bad record never blocks the gateway's later usage. The
 //! acknowledgement is sent only after the commit.
 
-use trimio_wire::UsageAck;
+use trimio_wire::{LeaseCharge, UsageAck};
 
 use crate::admission::Sample;
 use crate::alerts::{self, NewAlert};
@@ -40,7 +40,12 @@ pub async fn ingest(
 
     let _writes = state.write_lock().await;
     state.memory_mut().budgets.turn(state.now_ms());
-    let (rows, samples, rejected) = build_rows(state, entries);
+    let Built {
+        rows,
+        samples,
+        leases,
+        rejected,
+    } = build_rows(state, entries);
     let planner = state.clone();
     let (rows, new, alerts) = state
         .blocking(move |store| {
@@ -58,10 +63,13 @@ pub async fn ingest(
         memory.settle(&rejected.request_id);
     }
     let mut accepted: u32 = 0;
-    for ((row, new), sample) in rows.iter().zip(new).zip(samples) {
+    for (((row, new), sample), lease) in rows.iter().zip(new).zip(samples).zip(leases) {
         memory.settle(&row.request_id);
         if !new {
             continue;
+        }
+        if let Some(lease) = lease {
+            memory.charge_lease(&lease.id, lease.pico);
         }
         accepted = accepted.saturating_add(1);
         memory.spend.add_call(row);
@@ -157,17 +165,20 @@ fn plan_alerts(state: &AppState, rows: &[LedgerRow], new: &[bool]) -> Vec<NewAle
 
 /// Ledger rows for the entries that can be stored, attributed through the keys in memory,
 /// with what the estimator can learn from each, and the entries rejected (each logged).
-fn build_rows(
-    state: &AppState,
-    entries: Vec<Result<trimio_wire::UsageRecord, Rejected>>,
-) -> (Vec<LedgerRow>, Vec<Option<Sample>>, Vec<Rejected>) {
+///
+/// A record admitted under a lease comes with what the lease charged it, which is also its
+/// estimate. (A rejected record's charge stays held until an hour after its lease ends.)
+fn build_rows(state: &AppState, entries: Vec<Result<trimio_wire::UsageRecord, Rejected>>) -> Built {
     let memory = state.memory();
     let received_at_ms = state.now_ms();
     let mut rows = Vec::with_capacity(entries.len());
     let mut samples = Vec::with_capacity(entries.len());
+    let mut leases = Vec::with_capacity(entries.len());
     let mut rejected = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
-        let built = entry.and_then(|record| {
+        let mut lease = None;
+        let built = entry.and_then(|mut record| {
+            lease = record.lease.take();
             let request_id = record.request_id.clone();
             let key = memory.registry.key_by_hash(&record.key_hash);
             LedgerRow::build(record, key, &memory.prices, received_at_ms)
@@ -175,12 +186,14 @@ fn build_rows(
         });
         match built {
             Ok(mut row) => {
-                row.reserved_pico = memory
-                    .reservations
-                    .estimate(&row.request_id)
-                    .map(|pico| i64::try_from(pico).unwrap_or(i64::MAX));
+                let reserved = match &lease {
+                    Some(lease) => Some(i128::from(lease.pico)),
+                    None => memory.reservations.estimate(&row.request_id),
+                };
+                row.reserved_pico = reserved.map(|pico| i64::try_from(pico).unwrap_or(i64::MAX));
                 samples.push(sample(&row, &memory.prices));
                 rows.push(row);
+                leases.push(lease);
             }
             Err(refused) => {
                 tracing::error!(
@@ -193,7 +206,21 @@ fn build_rows(
             }
         }
     }
-    (rows, samples, rejected)
+    Built {
+        rows,
+        samples,
+        leases,
+        rejected,
+    }
+}
+
+/// A batch's records made into rows, each with what it teaches the estimator and the lease
+/// charge it came with, and the records that could not be.
+struct Built {
+    rows: Vec<LedgerRow>,
+    samples: Vec<Option<Sample>>,
+    leases: Vec<Option<LeaseCharge>>,
+    rejected: Vec<Rejected>,
 }
 
 /// What a priced, complete call teaches the estimator.

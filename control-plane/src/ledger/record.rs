@@ -293,6 +293,7 @@ pub(crate) mod tests {
             started_at_ms: 1_764_864_000_000,
             duration_ms: 2100,
             request_bytes: 64_690,
+            lease: None,
         }
     }
 

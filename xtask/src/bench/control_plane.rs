@@ -105,6 +105,8 @@ async fn run(
         max_tokens: Some(8192),
         project: None,
         wait_ms: Some(2000),
+        lease: false,
+        previous: None,
     };
     let answer: AdmitResponse = post(&http, &base, ADMIT_PATH, filter_token, &admit).await?;
     if !matches!(answer, AdmitResponse::Allow { .. }) {
