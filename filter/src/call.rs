@@ -72,6 +72,10 @@ pub struct Call {
     admission: Admission,
     /// The lease the call is admitted under, and what it charged it.
     lease: Option<LeaseCharge>,
+    /// The headers that may carry a key which the request has, to remove once admitted.
+    key_headers: Vec<&'static str>,
+    /// The path has a query string, which may carry the key.
+    key_in_query: bool,
     /// The lease slot the call was decided against, when it was asked for instead.
     slot: Option<Slot>,
     /// Whether the call asks for a lease with it, and the lease it gives back.
@@ -114,6 +118,8 @@ impl Call {
             user: None,
             admission: Admission::Unasked,
             lease: None,
+            key_headers: Vec::new(),
+            key_in_query: false,
             slot: None,
             lease_asked: (false, None),
             path_model: None,
@@ -164,7 +170,11 @@ impl Call {
     }
 
     /// Admits the call under its key's lease, if it fits; else notes what to ask for with it.
+    /// Decided once per call: a call the lease did not take at its headers is asked for.
     fn admit_under_lease(&mut self, prompt_bytes: Option<u64>, resume: bool) -> bool {
+        if self.slot.is_some() {
+            return false;
+        }
         let slot = Slot::new(&self.key_hash, self.project.as_deref());
         let now = lease::Now {
             ms: self.now_ms(),
@@ -295,11 +305,14 @@ impl Call {
             return;
         };
         let (name, value) = key::credential_header(self.provider, credential);
-        for header in key::KEY_HEADERS {
-            self.set_http_request_header(header, None);
+        for header in std::mem::take(&mut self.key_headers) {
+            if header != name {
+                self.set_http_request_header(header, None);
+            }
         }
         self.set_http_request_header(name, Some(&value));
-        if let Some(path) = request_header(self, ":path")
+        if self.key_in_query
+            && let Some(path) = request_header(self, ":path")
             && let Some(stripped) = key::strip_key_param(&path)
         {
             self.set_http_request_header(":path", Some(&stripped));
@@ -496,8 +509,12 @@ impl Context for Call {
 impl HttpContext for Call {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.started_at_ms = self.now_ms();
-        let path = request_header(self, ":path").unwrap_or_default();
-        let method = request_header(self, ":method").unwrap_or_default();
+        // Every header in one read; each is then looked up here rather than asked of Envoy.
+        let headers = headers::request_headers(self);
+        let path = headers::first(&headers, ":path")
+            .unwrap_or_default()
+            .to_owned();
+        let method = headers::first(&headers, ":method").unwrap_or_default();
         (self.family, self.provider) =
             ApiFamily::from_path(&path, self.shared.settings.config.default_provider);
         if let Some(routed) = self.routed_provider() {
@@ -509,7 +526,6 @@ impl HttpContext for Call {
             self.provider = routed;
         }
 
-        let headers = headers::request_headers(self);
         let query = path.split_once('?').map(|(_, q)| q);
         let key = match key::read_key(&headers, query) {
             Ok(key) => key,
@@ -523,13 +539,26 @@ impl HttpContext for Call {
             }
         };
         self.key_hash = key::key_hash(&key);
-        self.project = label(request_header(self, PROJECT_HEADER));
-        self.user = label(request_header(self, USER_HEADER));
-        self.set_http_request_header(PROJECT_HEADER, None);
-        self.set_http_request_header(USER_HEADER, None);
+        self.key_headers = key::KEY_HEADERS
+            .into_iter()
+            .filter(|name| headers::first(&headers, name).is_some())
+            .collect();
+        self.key_in_query = query.is_some();
+        for (name, label_of) in [
+            (PROJECT_HEADER, &mut self.project),
+            (USER_HEADER, &mut self.user),
+        ] {
+            *label_of = label(headers::first(&headers, name).map(str::to_owned));
+        }
+        for name in [PROJECT_HEADER, USER_HEADER] {
+            if headers::first(&headers, name).is_some() {
+                self.set_http_request_header(name, None);
+            }
+        }
 
         self.path_model = admission::path_model(self.family, &path);
-        self.content_length = request_header(self, "content-length").and_then(|l| l.parse().ok());
+        self.content_length =
+            headers::first(&headers, "content-length").and_then(|l| l.parse().ok());
         let config = &self.shared.settings.config;
         let too_large = self
             .content_length
@@ -544,13 +573,21 @@ impl HttpContext for Call {
             // stream may need rewriting on its way back, which compressed bytes would prevent.
             self.set_http_request_header("content-length", None);
             self.set_http_request_header("accept-encoding", None);
-        } else if let Some(accepted) = request_header(self, "accept-encoding") {
-            let narrowed = headers::metered_accept_encoding(&accepted);
-            if narrowed.as_deref() != Some(accepted.as_str()) {
+        } else if let Some(accepted) = headers::first(&headers, "accept-encoding") {
+            let narrowed = headers::metered_accept_encoding(accepted);
+            if narrowed.as_deref() != Some(accepted) {
                 self.set_http_request_header("accept-encoding", narrowed.as_deref());
             }
         }
 
+        let leased = config.leases
+            && (end_of_stream || self.content_length.is_some())
+            && self.admit_under_lease(self.content_length.or(Some(0)), false);
+        if leased {
+            // Admitted on the body's declared size; a body held whole is held in the body
+            // callbacks.
+            return Action::Continue;
+        }
         if reads_body {
             // The body callbacks run while the headers wait; admission is asked from there.
             return Action::Pause;
@@ -683,14 +720,16 @@ impl HttpContext for Call {
         let metrics = &self.shared.metrics;
         let depth = &self.shared.depth;
         let queued = if depth.take_place(self.shared.settings.config.max_queued_records) {
-            let queued = serde_json::to_vec(&record).ok().and_then(|bytes| {
-                self.enqueue_shared_queue(self.shared.queue_id, Some(&bytes))
-                    .ok()
-            });
-            if queued.is_none() {
-                depth.give_back(1);
+            match serde_json::to_vec(&record) {
+                Ok(bytes) => {
+                    self.shared.outbox.borrow_mut().push_back(bytes);
+                    true
+                }
+                Err(_) => {
+                    depth.give_back(1);
+                    false
+                }
             }
-            queued.is_some()
         } else {
             false
         };

@@ -21,8 +21,8 @@ pub struct PluginConfig {
     /// What happens to a call when the control plane cannot answer its admission.
     #[serde(default)]
     pub failure_mode: FailureMode,
-    /// Milliseconds between usage deliveries (records also leave as soon as a full batch is
-    /// queued).
+    /// Milliseconds between usage deliveries; each delivers every record waiting, a batch at
+    /// a time.
     #[serde(default = "default_flush_interval_ms")]
     pub flush_interval_ms: u64,
     /// Most records in one delivery.
@@ -49,10 +49,11 @@ pub struct PluginConfig {
     /// this many seconds; other keys get the provider's overloaded error.
     #[serde(default = "default_fail_open_key_ttl_s")]
     pub fail_open_key_ttl_s: u64,
-    /// Name of the Envoy shared queue that holds usage records until delivery.
+    /// Name under which the workers share the count of waiting usage records and the queue
+    /// of leases to renew (Envoy shared data and shared queue).
     #[serde(default = "default_queue_name")]
     pub queue_name: String,
-    /// Most usage records the shared queue holds while the control plane cannot take them
+    /// Most usage records the workers hold in all while the control plane cannot take them
     /// (about 600 bytes each). A record past it is dropped and counted in
     /// `trimio.records_dropped`.
     #[serde(default = "default_max_queued_records")]

@@ -21,6 +21,14 @@ pub fn request_headers(ctx: &impl HttpContext) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first value of header `name` (lowercase) among `headers`.
+pub fn first<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 pub fn response_header(ctx: &impl HttpContext, name: &str) -> Option<String> {
     ctx.get_http_response_header_bytes(name).map(lossy)
 }

@@ -1,6 +1,6 @@
-//! The root context of one worker: loads the configuration, delivers usage records from
-//! the shared queue to the control plane in batches, retrying until acknowledged, and renews
-//! the leases calls ask it to.
+//! The root context of one worker: loads the configuration, delivers the worker's usage
+//! records to the control plane in batches on every tick, retrying until acknowledged, and
+//! renews the leases calls ask it to.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -50,20 +50,11 @@ impl Root {
         if let Some(batch) = self.retry.take() {
             return batch;
         }
-        let mut batch = Vec::new();
-        while batch.len() < shared.settings.config.batch_size {
-            match self.dequeue_shared_queue(shared.queue_id) {
-                Ok(Some(record)) => batch.push(record),
-                Ok(None) => break,
-                Err(status) => {
-                    log(
-                        LogLevel::Warn,
-                        &format!("usage queue unreadable: status={status:?}"),
-                    );
-                    break;
-                }
-            }
-        }
+        let batch: Vec<Vec<u8>> = {
+            let mut outbox = shared.outbox.borrow_mut();
+            let take = outbox.len().min(shared.settings.config.batch_size);
+            outbox.drain(..take).collect()
+        };
         if !batch.is_empty() {
             shared.depth.give_back(batch.len() as u64);
         }
@@ -287,7 +278,6 @@ impl RootContext for Root {
         for warning in &settings.warnings {
             log(LogLevel::Warn, &format!("trimio: {warning}"));
         }
-        let queue_id = self.register_shared_queue(&settings.config.queue_name);
         let renewal_queue_id =
             self.register_shared_queue(&format!("{}.lease_renewals", settings.config.queue_name));
         let tick = Duration::from_millis(settings.config.flush_interval_ms);
@@ -315,7 +305,7 @@ impl RootContext for Root {
         );
         self.shared = Some(Rc::new(Shared::new(
             settings,
-            (queue_id, renewal_queue_id),
+            renewal_queue_id,
             u64::from_le_bytes(seed),
         )));
         true
@@ -327,16 +317,8 @@ impl RootContext for Root {
         self.deliver();
     }
 
-    /// Renewals go at once; records wait for the tick unless a full batch is queued.
-    fn on_queue_ready(&mut self, queue_id: u32) {
-        let Some(shared) = self.shared.clone() else {
-            return;
-        };
-        if queue_id == shared.renewal_queue_id {
-            self.renew();
-        } else if shared.depth.current() >= shared.settings.config.batch_size as u64 {
-            self.deliver();
-        }
+    fn on_queue_ready(&mut self, _queue_id: u32) {
+        self.renew();
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -1,7 +1,8 @@
 //! State shared by a worker's root context and its HTTP contexts: the settings, the usage
-//! queue, the metrics and the request id source.
+//! records waiting for delivery, the metrics and the request id source.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MetricType};
@@ -11,22 +12,25 @@ use crate::config::Settings;
 /// One per worker thread; HTTP contexts hold it through an `Rc`.
 pub struct Shared {
     pub settings: Settings,
-    pub queue_id: u32,
-    /// The queue of leases to renew, which the root contexts serve.
+    /// Serialized usage records of this worker's calls, oldest first, until its root context
+    /// takes them for delivery. Kept on the worker, so a record costs no lock and no
+    /// cross-thread wake-up; `depth` bounds them across workers.
+    pub outbox: RefCell<VecDeque<Vec<u8>>>,
+    /// The Envoy shared queue of leases to renew, which any worker's root context serves.
     pub renewal_queue_id: u32,
     pub metrics: Metrics,
-    /// How many records wait in the shared queue, across workers.
+    /// How many records wait in every worker's outbox.
     pub depth: QueueDepth,
     ids: RequestIds,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, queues: (u32, u32), seed: u64) -> Self {
+    pub fn new(settings: Settings, renewal_queue_id: u32, seed: u64) -> Self {
         let depth = QueueDepth::new(&settings.config.queue_name);
         Shared {
             settings,
-            queue_id: queues.0,
-            renewal_queue_id: queues.1,
+            outbox: RefCell::new(VecDeque::new()),
+            renewal_queue_id,
             metrics: Metrics::define(),
             depth,
             ids: RequestIds::new(seed),
@@ -38,8 +42,8 @@ impl Shared {
     }
 }
 
-/// The number of records in the shared queue, kept in Envoy's shared data so every worker
-/// counts against one bound, and shown as the gauge `trimio.records_waiting`.
+/// The number of records waiting in every worker's outbox, kept in Envoy's shared data so
+/// every worker counts against one bound, and shown as the gauge `trimio.records_waiting`.
 pub struct QueueDepth {
     key: String,
     gauge: Option<u32>,
@@ -56,15 +60,6 @@ impl QueueDepth {
     /// Counts one more record unless `max` are waiting; whether it may be queued.
     pub fn take_place(&self, max: u64) -> bool {
         self.update(|n| (n < max).then(|| n + 1))
-    }
-
-    /// How many records wait.
-    pub fn current(&self) -> u64 {
-        hostcalls::get_shared_data(&self.key)
-            .ok()
-            .and_then(|(bytes, _)| bytes)
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, u64::from_le_bytes)
     }
 
     /// Counts `n` records out of the queue.

@@ -192,7 +192,8 @@ const LEASE_MIN_CALLS: i128 = 2;
 /// A lease for the key, when it may have one, held on its hard budgets.
 ///
 /// Its calls are charged at the team's recent calls' rates (output a call, prompt per KiB
-/// of body), or at this call's estimate before there are any.
+/// of body); before there are any, a lease that no hard budget binds charges this call's
+/// estimate (which nothing holds), and a bound one is not granted.
 fn grant_lease(
     memory: &mut Memory,
     team_id: &str,
@@ -205,11 +206,13 @@ fn grant_lease(
     if valid_ms == 0 || bound == LeaseBound::Strict {
         return None;
     }
-    let (call_pico, per_kib) = memory
-        .estimator
-        .team_rates(team_id)
-        .unwrap_or((estimate, 0));
+    let rates = memory.estimator.team_rates(team_id);
+    let (call_pico, per_kib) = rates.unwrap_or((estimate, 0));
     let limit_pico = match bound {
+        // Under a hard budget, only once the team's own calls say what a call costs: a lease
+        // charges every call it admits at one rate for its whole life, so a guess from the
+        // price table alone would be wrong for all of them at once.
+        LeaseBound::Headroom(_) if rates.is_none() => return None,
         LeaseBound::Headroom(headroom) => {
             let limit = (headroom / LEASE_SHARE).min(i128::from(u64::MAX));
             if limit < LEASE_MIN_CALLS * call_pico.max(estimate).max(1) || !memory.leases.has_room()
