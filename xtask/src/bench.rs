@@ -14,10 +14,15 @@
 //! - the control plane alone: admissions per second and durably stored records per second
 //!
 //! It prints a table for people, and last one JSON line of the headline figures.
+//!
+//! With `--peer litellm`, LiteLLM's proxy (P) runs beside them in front of the same mock and
+//! takes the same calls in every measurement, in turn with A and B; Trimio's figures are then
+//! also given against LiteLLM's (see `litellm` for how it is set up and checked).
 
 mod control_plane;
 mod exchanges;
 mod hey;
+mod litellm;
 mod process_stats;
 mod report;
 mod streams;
@@ -35,7 +40,8 @@ use trimio_mock_provider::exchange::Exchange;
 
 use crate::Parts;
 use exchanges::BenchExchanges;
-use report::{Measured, Report, Setup};
+use litellm::LiteLlm;
+use report::{Measured, PeerRun, Report, SETUPS, Setup};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,9 +49,24 @@ pub struct Args {
     /// samples. Good for seeing that it works; too noisy to quote.
     #[arg(long)]
     quick: bool,
-    /// Measure against another gateway instead of plain Envoy (`litellm`). Not built yet.
-    #[arg(long, value_name = "GATEWAY")]
-    peer: Option<String>,
+    /// Also measure another gateway in front of the same mock, with the same calls, and give
+    /// Trimio's figures against it.
+    #[arg(long, value_name = "GATEWAY", value_enum)]
+    peer: Option<Peer>,
+}
+
+/// The gateways `--peer` can measure against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    /// LiteLLM's proxy (PyPI `litellm[proxy]`), installed into `.venv`.
+    Litellm,
+}
+
+/// What the bench runs besides the built parts: the load generator, and LiteLLM's `litellm`
+/// command for `--peer litellm`.
+pub struct Tools {
+    hey: PathBuf,
+    litellm: Option<PathBuf>,
 }
 
 /// How long and how much; the full run stays under ten minutes on two cores.
@@ -97,19 +118,18 @@ pub const STREAM_WORKERS: usize = 256;
 pub const TARGET_RATE: u32 = 1000;
 pub const RATE_WORKERS: u32 = 4;
 
-/// Checks the arguments and finds the load generator, before anything is built.
-pub fn prepare(args: &Args) -> Result<PathBuf, String> {
-    if let Some(peer) = &args.peer {
-        // The place for a run against another gateway in front of the same mock.
-        return Err(format!(
-            "`--peer {peer}`: measuring against another gateway is not built yet; \
-             `cargo xtask bench` without it compares Trimio with plain Envoy"
-        ));
-    }
-    hey::ensure()
+/// Finds the load generator, and the peer gateway when one is asked for, installing what is
+/// missing, before anything is built.
+pub fn prepare(args: &Args) -> Result<Tools, String> {
+    let hey = hey::ensure()?;
+    let litellm = match args.peer {
+        Some(Peer::Litellm) => Some(crate::setup::ensure_litellm()?),
+        None => None,
+    };
+    Ok(Tools { hey, litellm })
 }
 
-pub async fn run(parts: Parts, hey: PathBuf, args: Args) -> Result<(), String> {
+pub async fn run(parts: Parts, tools: Tools, args: Args) -> Result<(), String> {
     let plan = if args.quick {
         Plan::quick()
     } else {
@@ -126,7 +146,7 @@ pub async fn run(parts: Parts, hey: PathBuf, args: Args) -> Result<(), String> {
     let wasm_bytes = std::fs::metadata(&parts.wasm)
         .map_err(|e| format!("{}: {e}", parts.wasm.display()))?
         .len();
-    let mut bench = Bench::start(&parts, hey, dir.path(), exchanges, plan).await?;
+    let mut bench = Bench::start(&parts, tools, dir.path(), exchanges, plan).await?;
     let measured = bench.measure().await;
     bench.stop().await;
     let mut report = measured?;
@@ -150,8 +170,69 @@ pub async fn run(parts: Parts, hey: PathBuf, args: Args) -> Result<(), String> {
 /// One gateway under test.
 struct Gateway {
     setup: Setup,
-    envoy: Envoy,
+    server: Server,
+    /// The process whose CPU time and memory are read.
     pid: u32,
+    /// The key its clients send.
+    key: String,
+}
+
+enum Server {
+    Envoy(Envoy),
+    LiteLlm(LiteLlm),
+}
+
+impl Gateway {
+    fn url(&self, path: &str) -> String {
+        match &self.server {
+            Server::Envoy(envoy) => envoy.url(path),
+            Server::LiteLlm(litellm) => litellm.url(path),
+        }
+    }
+
+    fn envoy(&self) -> Option<&Envoy> {
+        match &self.server {
+            Server::Envoy(envoy) => Some(envoy),
+            Server::LiteLlm(_) => None,
+        }
+    }
+
+    /// CPU time in seconds: Envoy's process, or LiteLLM's with any children it starts.
+    fn cpu_seconds(&self) -> Result<f64, String> {
+        match self.server {
+            Server::Envoy(_) => process_stats::cpu_seconds(self.pid),
+            Server::LiteLlm(_) => process_stats::tree_cpu_seconds(self.pid),
+        }
+    }
+
+    /// Resident memory in KiB, read the same way.
+    fn rss_kib(&self) -> Result<u64, String> {
+        match self.server {
+            Server::Envoy(_) => process_stats::rss_kib(self.pid),
+            Server::LiteLlm(_) => process_stats::tree_rss_kib(self.pid),
+        }
+    }
+
+    /// Whether the client got the provider's answer: its exact bytes and headers through
+    /// Envoy; through LiteLLM, which re-encodes both, the same message or events.
+    fn check(
+        &self,
+        exchange: &Exchange,
+        outcome: &trimio_e2e::client::Outcome,
+    ) -> Result<(), String> {
+        let checked = match self.server {
+            Server::Envoy(_) => trimio_e2e::client::passthrough(exchange, outcome),
+            Server::LiteLlm(_) => litellm::same_answer(exchange, outcome),
+        };
+        checked.map_err(|why| format!("{} through {}: {why}", exchange.name, self.setup.label()))
+    }
+
+    async fn stop(&mut self) {
+        match &mut self.server {
+            Server::Envoy(envoy) => envoy.stop().await,
+            Server::LiteLlm(litellm) => litellm.stop().await,
+        }
+    }
 }
 
 struct Bench {
@@ -163,7 +244,7 @@ struct Bench {
     mock: Option<Process>,
     mock_port: u16,
     control_plane: ControlPlane,
-    key: String,
+    /// Indexed by [`Setup::index`]; the peer, when there is one, last.
     gateways: Vec<Gateway>,
     http: reqwest::Client,
 }
@@ -171,7 +252,7 @@ struct Bench {
 impl Bench {
     async fn start(
         parts: &Parts,
-        hey: PathBuf,
+        tools: Tools,
         dir: &Path,
         exchanges: BenchExchanges,
         plan: Plan,
@@ -225,19 +306,36 @@ impl Bench {
             }
             let envoy = Envoy::start(&gateway_dir, &options, &filter_token).await?;
             let pid = process_stats::child_with_arg(&gateway_dir.join("envoy.yaml"))?;
-            gateways.push(Gateway { setup, envoy, pid });
+            gateways.push(Gateway {
+                setup,
+                server: Server::Envoy(envoy),
+                pid,
+                key: key.clone(),
+            });
+        }
+        if let Some(bin) = &tools.litellm {
+            let peer_dir = dir.join(Setup::Peer.slug());
+            std::fs::create_dir_all(&peer_dir).map_err(|e| e.to_string())?;
+            eprintln!("bench: starting LiteLLM {}", crate::setup::LITELLM_VERSION);
+            let litellm = LiteLlm::start(bin, &peer_dir, mock_port, &exchanges).await?;
+            let pid = litellm.pid().ok_or("LiteLLM is gone")?;
+            gateways.push(Gateway {
+                setup: Setup::Peer,
+                key: litellm.key.clone(),
+                server: Server::LiteLlm(litellm),
+                pid,
+            });
         }
 
         Ok(Bench {
             plan,
-            hey,
+            hey: tools.hey,
             exchanges,
             json_body,
             stream_body,
             mock: Some(mock),
             mock_port,
             control_plane,
-            key,
             gateways,
             http: streams::client()?,
         })
@@ -245,7 +343,7 @@ impl Bench {
 
     async fn stop(&mut self) {
         for gateway in &mut self.gateways {
-            gateway.envoy.stop().await;
+            gateway.stop().await;
         }
         self.control_plane.stop(false).await;
         if let Some(mock) = self.mock.take() {
@@ -258,20 +356,16 @@ impl Bench {
 
         self.check_setups().await?;
         eprintln!(
-            "bench: memory with {} long streams open, fresh Envoys",
+            "bench: memory with {} long streams open, fresh gateways",
             self.plan.open_streams
         );
         for index in 0..self.gateways.len() {
-            let gateway = &self.gateways[index];
-            let open = streams::open_streams(
-                &gateway.envoy,
-                &self.exchanges.long_stream,
-                &self.key,
-                gateway.pid,
-                self.plan.open_streams,
-            )
-            .await?;
+            let count = self.plan.open_streams;
+            let open =
+                streams::open_streams(&self.gateways[index], &self.exchanges.long_stream, count)
+                    .await?;
             report.memory[index] = Some(open);
+            self.owe(index, Kind::LongStream, count as u64, 0)?;
             self.settle(index).await?;
         }
 
@@ -311,22 +405,41 @@ impl Bench {
         );
         report.ttfb = self.first_bytes().await?;
 
-        let trimio = &self.gateways[Setup::Trimio.index()].envoy;
-        report.filter_stats = trimio.stats("trimio").await;
+        let trimio = &self.gateways[Setup::Trimio.index()];
+        if let Some(envoy) = trimio.envoy() {
+            report.filter_stats = envoy.stats("trimio").await;
+        }
+        if let Some(Server::LiteLlm(litellm)) =
+            self.gateways.get(Setup::Peer.index()).map(|g| &g.server)
+        {
+            report.peer = Some(PeerRun {
+                version: crate::setup::LITELLM_VERSION.to_owned(),
+                calls_counted: litellm.calls_counted,
+                spend_usd: litellm.spend().await?,
+            });
+        }
         Ok(report)
     }
 
-    /// A call of each kind through each setup: the client gets the provider's bytes, and
-    /// through Trimio the ledger bills what the exchange expects.
-    async fn check_setups(&self) -> Result<(), String> {
-        for gateway in &self.gateways {
-            let base = gateway.envoy.url("");
-            for exchange in [&self.exchanges.json, &self.exchanges.stream] {
+    /// A call of each kind through each setup: the client gets the provider's answer (its
+    /// bytes, through Envoy), through Trimio the ledger bills what the exchange expects, and
+    /// through LiteLLM its budget counter grows by what the exchange costs.
+    async fn check_setups(&mut self) -> Result<(), String> {
+        for index in 0..self.gateways.len() {
+            for kind in [Kind::Json, Kind::Stream] {
+                let gateway = &self.gateways[index];
+                let exchange = self.exchanges.of(kind);
+                let base = gateway.url("");
                 let outcome =
-                    trimio_e2e::client::send(&self.http, &base, exchange, Some(&self.key)).await?;
-                trimio_e2e::client::passthrough(exchange, &outcome).map_err(|why| {
-                    format!("{} through {}: {why}", exchange.name, gateway.setup.label())
-                })?;
+                    trimio_e2e::client::send(&self.http, &base, exchange, Some(&gateway.key))
+                        .await?;
+                gateway.check(exchange, &outcome)?;
+                if gateway.setup == Setup::Peer {
+                    check_litellm_version(&outcome)?;
+                    self.owe(index, kind, 1, 0)?;
+                    self.settle(index).await?;
+                    continue;
+                }
                 if gateway.setup != Setup::Trimio {
                     continue;
                 }
@@ -347,17 +460,17 @@ impl Bench {
         Ok(())
     }
 
-    /// `plan.rounds` runs of each setup, alternating, the order flipped every round.
+    /// `plan.rounds` runs of each setup, in turn, the order rotated every round (with two
+    /// setups, flipped).
     async fn rounds(
         &mut self,
         kind: Kind,
         workers: usize,
         rate_per_worker: Option<u32>,
-    ) -> Result<[Vec<Measured>; 2], String> {
-        let mut runs: [Vec<Measured>; 2] = Default::default();
+    ) -> Result<[Vec<Measured>; SETUPS], String> {
+        let mut runs: [Vec<Measured>; SETUPS] = Default::default();
         for round in 0..self.plan.rounds {
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for index in order {
+            for index in rotated(self.gateways.len(), round) {
                 let seconds = self.plan.seconds;
                 let measured = self
                     .load(index, kind, workers, rate_per_worker, seconds)
@@ -378,8 +491,9 @@ impl Bench {
         Ok(runs)
     }
 
-    /// One hey run against one setup, with the CPU time Envoy and the control plane used
-    /// for it (the usage records it queued delivered, for Trimio).
+    /// One hey run against one setup, with the CPU time the gateway and the control plane
+    /// used for it (the usage records it queued delivered, for Trimio; the calls' cost in its
+    /// budget counter, for LiteLLM).
     async fn load(
         &mut self,
         index: usize,
@@ -389,48 +503,63 @@ impl Bench {
         seconds: u64,
     ) -> Result<Measured, String> {
         let gateway = &self.gateways[index];
-        let exchange = match kind {
-            Kind::Json => &self.exchanges.json,
-            Kind::Stream => &self.exchanges.stream,
-        };
+        let exchange = self.exchanges.of(kind);
         let body = match kind {
             Kind::Json => &self.json_body,
-            Kind::Stream => &self.stream_body,
+            Kind::Stream | Kind::LongStream => &self.stream_body,
         };
         let control_plane_pid = self
             .control_plane
             .pid()
             .ok_or("the control plane is gone")?;
 
-        let envoy_before = process_stats::cpu_seconds(gateway.pid)?;
+        let gateway_before = gateway.cpu_seconds()?;
         let control_plane_before = process_stats::cpu_seconds(control_plane_pid)?;
         let run = hey::run(&hey::Load {
             hey: &self.hey,
-            url: gateway.envoy.url(&exchange.request.path),
+            url: gateway.url(&exchange.request.path),
             method: &exchange.request.method,
-            headers: headers(exchange, &self.key),
+            headers: headers(exchange, &gateway.key),
             body_file: Some(body),
             workers,
             rate_per_worker,
             seconds,
         })
         .await?;
+        self.owe(index, kind, run.ok, run.failed)?;
         self.settle(index).await?;
-        let envoy_cpu_s = process_stats::cpu_seconds(gateway.pid)? - envoy_before;
+        let gateway = &self.gateways[index];
+        let gateway_cpu_s = gateway.cpu_seconds()? - gateway_before;
         let control_plane_cpu_s =
             process_stats::cpu_seconds(control_plane_pid)? - control_plane_before;
 
         Ok(Measured {
             run,
-            envoy_cpu_s,
+            gateway_cpu_s,
             control_plane_cpu_s,
         })
     }
 
-    /// After a run: the Trimio gateway's usage delivered, the mock's request log emptied.
-    async fn settle(&self, index: usize) -> Result<(), String> {
-        if self.gateways[index].setup == Setup::Trimio {
-            crate::chaos::wait_drained(&self.gateways[index].envoy).await?;
+    /// Notes calls of `kind` that a setup answered (`ok`) or not (`failed`); for LiteLLM,
+    /// their cost, which its budget counter must hold at the next [`Bench::settle`].
+    fn owe(&mut self, index: usize, kind: Kind, ok: u64, failed: u64) -> Result<(), String> {
+        let exchange = self.exchanges.of(kind);
+        match &mut self.gateways[index].server {
+            Server::LiteLlm(litellm) => litellm.owe(exchange, ok, failed),
+            Server::Envoy(_) => Ok(()),
+        }
+    }
+
+    /// After a run: the Trimio gateway's usage delivered, LiteLLM's spend counted, the
+    /// mock's request log emptied.
+    async fn settle(&mut self, index: usize) -> Result<(), String> {
+        let setup = self.gateways[index].setup;
+        match &mut self.gateways[index].server {
+            Server::Envoy(envoy) if setup == Setup::Trimio => {
+                crate::chaos::wait_drained(envoy).await?;
+            }
+            Server::LiteLlm(litellm) => litellm.settle().await?,
+            Server::Envoy(_) => {}
         }
         let url = format!("http://127.0.0.1:{}/__mock/requests", self.mock_port);
         self.http
@@ -441,26 +570,29 @@ impl Bench {
         Ok(())
     }
 
-    /// Time to the first byte of streamed calls, one at a time, alternating between the
-    /// setups; milliseconds per setup.
-    async fn first_bytes(&mut self) -> Result<[Vec<f64>; 2], String> {
-        let clients = [streams::client()?, streams::client()?];
-        let bases: Vec<String> = self.gateways.iter().map(|g| g.envoy.url("")).collect();
+    /// Time to the first byte of streamed calls, one at a time, in turn through each setup;
+    /// milliseconds per setup.
+    async fn first_bytes(&mut self) -> Result<[Vec<f64>; SETUPS], String> {
+        let setups = self.gateways.len();
+        let clients = (0..setups)
+            .map(|_| streams::client())
+            .collect::<Result<Vec<_>, _>>()?;
         let stream = &self.exchanges.stream;
         // One call each first, unmeasured, to open the connections.
-        for index in 0..2 {
-            streams::first_byte(&clients[index], &bases[index], stream, &self.key).await?;
+        for (client, gateway) in clients.iter().zip(&self.gateways) {
+            streams::first_byte(client, gateway, stream).await?;
         }
-        let mut samples: [Vec<f64>; 2] = Default::default();
+        let mut samples: [Vec<f64>; SETUPS] = Default::default();
         for call in 0..self.plan.ttfb_calls {
-            let order = if call % 2 == 0 { [0, 1] } else { [1, 0] };
-            for index in order {
+            for index in rotated(setups, call) {
                 let first =
-                    streams::first_byte(&clients[index], &bases[index], stream, &self.key).await?;
+                    streams::first_byte(&clients[index], &self.gateways[index], stream).await?;
                 samples[index].push(first.as_secs_f64() * 1000.0);
             }
         }
-        for index in 0..2 {
+        for index in 0..setups {
+            let calls = self.plan.ttfb_calls as u64 + 1;
+            self.owe(index, Kind::Stream, calls, 0)?;
             self.settle(index).await?;
         }
         Ok(samples)
@@ -471,6 +603,33 @@ impl Bench {
 enum Kind {
     Json,
     Stream,
+    LongStream,
+}
+
+impl BenchExchanges {
+    fn of(&self, kind: Kind) -> &Exchange {
+        match kind {
+            Kind::Json => &self.json,
+            Kind::Stream => &self.stream,
+            Kind::LongStream => &self.long_stream,
+        }
+    }
+}
+
+/// The indices `0..setups`, starting at `turn % setups`: each setup in turn goes first.
+fn rotated(setups: usize, turn: usize) -> impl Iterator<Item = usize> {
+    (0..setups).map(move |index| (index + turn) % setups.max(1))
+}
+
+/// Fails unless LiteLLM says it is the release the bench installs.
+fn check_litellm_version(outcome: &trimio_e2e::client::Outcome) -> Result<(), String> {
+    let version = crate::setup::LITELLM_VERSION;
+    match outcome.header("x-litellm-version") {
+        Some(got) if got == version => Ok(()),
+        got => Err(format!(
+            "LiteLLM answered as version {got:?}; the bench installs {version}"
+        )),
+    }
 }
 
 /// The headers hey sends: the exchange's own, the mock's exchange name, the key.

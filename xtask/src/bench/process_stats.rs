@@ -1,4 +1,5 @@
-//! CPU time and resident memory of a process, read from `/proc` (Linux only).
+//! CPU time and resident memory of a process, or of a process and its descendants, read from
+//! `/proc` (Linux only).
 
 use std::path::Path;
 
@@ -19,6 +20,70 @@ pub fn rss_kib(pid: u32) -> Result<u64, String> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| format!("/proc/{pid}/status: no VmRSS"))
+}
+
+/// CPU time of `pid` and every process below it, user and system, in seconds; children that
+/// have ended count through their parents' `cutime` and `cstime`.
+pub fn tree_cpu_seconds(pid: u32) -> Result<f64, String> {
+    let mut ticks = 0;
+    for member in tree(pid)? {
+        // A descendant may end between the listing and this read; its time is then its
+        // parent's.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{member}/stat")) else {
+            continue;
+        };
+        let (utime, stime, cutime, cstime) =
+            all_times(&stat).ok_or_else(|| format!("/proc/{member}/stat: unreadable"))?;
+        ticks += utime + stime + cutime + cstime;
+    }
+    Ok(ticks as f64 / clock_ticks_per_second())
+}
+
+/// Resident memory of `pid` and every process below it, in KiB.
+pub fn tree_rss_kib(pid: u32) -> Result<u64, String> {
+    let mut total = 0;
+    for member in tree(pid)? {
+        total += if member == pid {
+            rss_kib(member)?
+        } else {
+            rss_kib(member).unwrap_or(0)
+        };
+    }
+    Ok(total)
+}
+
+/// `pid` and its descendants, found through the parent of every process.
+fn tree(pid: u32) -> Result<Vec<u32>, String> {
+    let mut parents = Vec::new();
+    let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    for entry in entries.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(format!("/proc/{child}/stat"))
+            .ok()
+            .and_then(|stat| parent(&stat));
+        if let Some(parent) = parent {
+            parents.push((child, parent));
+        }
+    }
+    let mut members = vec![pid];
+    let mut next = 0;
+    while next < members.len() {
+        let current = members[next];
+        members.extend(
+            parents
+                .iter()
+                .filter(|(_, parent)| *parent == current)
+                .map(|(child, _)| *child),
+        );
+        next += 1;
+    }
+    Ok(members)
 }
 
 /// The child of this process whose command line holds `arg` (Envoy, found by its config
@@ -66,6 +131,13 @@ fn times(stat: &str) -> Option<(u64, u64)> {
     Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
 }
 
+/// `utime`, `stime`, `cutime` and `cstime` (fields 14 to 17 of `stat`), in clock ticks.
+fn all_times(stat: &str) -> Option<(u64, u64, u64, u64)> {
+    let fields = fields(stat)?;
+    let field = |n: usize| fields.get(n)?.parse().ok();
+    Some((field(11)?, field(12)?, field(13)?, field(14)?))
+}
+
 /// The parent's pid (field 4 of `stat`).
 fn parent(stat: &str) -> Option<u32> {
     fields(stat)?.get(1)?.parse().ok()
@@ -96,6 +168,7 @@ mod tests {
     #[test]
     fn reads_times_and_parent_past_a_name_with_spaces() {
         assert_eq!(times(STAT), Some((1500, 250)));
+        assert_eq!(all_times(STAT), Some((1500, 250, 0, 0)));
         assert_eq!(parent(STAT), Some(4200));
     }
 
@@ -105,5 +178,8 @@ mod tests {
 
         assert!(cpu_seconds(pid).unwrap() >= 0.0);
         assert!(rss_kib(pid).unwrap() > 0);
+        let own = cpu_seconds(pid).unwrap();
+        assert!(tree_cpu_seconds(pid).unwrap() >= own);
+        assert!(tree_rss_kib(pid).unwrap() > 0);
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::control_plane::Figures;
 use super::exchanges::{LONG_STREAM_PACE_MS, STREAM_PACE_MS};
@@ -11,20 +11,26 @@ use super::hey::Run;
 use super::streams::OpenStreams;
 use super::{JSON_WORKERS, Plan, RATE_WORKERS, STREAM_WORKERS, TARGET_RATE};
 
-/// The two gateways compared.
+/// The gateways compared: the two always measured, and the peer with `--peer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
     /// Envoy with the same listener, routes and clusters, and no wasm filter.
     Plain,
     /// Envoy with the Trimio filter, admitting through the real control plane.
     Trimio,
+    /// LiteLLM's proxy with a provider budget, in front of the same mock.
+    Peer,
 }
+
+/// How many setups a report has room for.
+pub const SETUPS: usize = 3;
 
 impl Setup {
     pub fn index(self) -> usize {
         match self {
             Setup::Plain => 0,
             Setup::Trimio => 1,
+            Setup::Peer => 2,
         }
     }
 
@@ -32,6 +38,7 @@ impl Setup {
         match self {
             Setup::Plain => "plain",
             Setup::Trimio => "trimio",
+            Setup::Peer => "litellm",
         }
     }
 
@@ -39,6 +46,7 @@ impl Setup {
         match self {
             Setup::Plain => "plain Envoy",
             Setup::Trimio => "Envoy + Trimio",
+            Setup::Peer => "LiteLLM",
         }
     }
 }
@@ -47,24 +55,36 @@ impl Setup {
 #[derive(Debug, Clone)]
 pub struct Measured {
     pub run: Run,
-    /// Envoy's CPU time over the run, seconds.
-    pub envoy_cpu_s: f64,
-    /// The control plane's CPU time over the run, seconds (about zero for plain Envoy).
+    /// The gateway's CPU time over the run (Envoy's; LiteLLM's with its children), seconds.
+    pub gateway_cpu_s: f64,
+    /// The control plane's CPU time over the run, seconds (about zero for plain Envoy and
+    /// LiteLLM).
     pub control_plane_cpu_s: f64,
 }
 
-/// Everything measured; runs and samples indexed by [`Setup::index`].
+/// What the peer run adds to the report.
+#[derive(Debug, Clone)]
+pub struct PeerRun {
+    pub version: String,
+    /// Calls answered whose cost LiteLLM's budget counter was checked to hold.
+    pub calls_counted: u64,
+    /// The spend in that counter at the end, USD.
+    pub spend_usd: f64,
+}
+
+/// Everything measured; runs and samples indexed by [`Setup::index`], the peer's empty
+/// without `--peer`.
 #[derive(Debug)]
 pub struct Report {
     pub plan: Plan,
-    pub json: [Vec<Measured>; 2],
-    pub stream: [Vec<Measured>; 2],
-    pub latency: [Vec<Measured>; 2],
+    pub json: [Vec<Measured>; SETUPS],
+    pub stream: [Vec<Measured>; SETUPS],
+    pub latency: [Vec<Measured>; SETUPS],
     /// The rate latency was measured at, calls per second.
     pub rate_asked: u32,
     /// Milliseconds to the first body byte of each timed stream.
-    pub ttfb: [Vec<f64>; 2],
-    pub memory: [Option<OpenStreams>; 2],
+    pub ttfb: [Vec<f64>; SETUPS],
+    pub memory: [Option<OpenStreams>; SETUPS],
     pub wasm_bytes: u64,
     pub wasm_path: String,
     pub control_plane: Option<Figures>,
@@ -73,6 +93,7 @@ pub struct Report {
     /// One-minute load average before and after the run.
     pub load_average: (Option<f64>, Option<f64>),
     pub elapsed: Duration,
+    pub peer: Option<PeerRun>,
 }
 
 /// Throughput and CPU of a series of runs of one setup.
@@ -80,8 +101,15 @@ struct Totals {
     ok: u64,
     failed: u64,
     rate: f64,
-    envoy_cpu_per_1k: f64,
+    gateway_cpu_per_1k: f64,
     control_plane_cpu_per_1k: f64,
+}
+
+impl Totals {
+    /// The gateway's and the control plane's CPU seconds per 1,000 calls together.
+    fn all_cpu_per_1k(&self) -> f64 {
+        self.gateway_cpu_per_1k + self.control_plane_cpu_per_1k
+    }
 }
 
 fn totals(runs: &[Measured]) -> Totals {
@@ -102,7 +130,7 @@ fn totals(runs: &[Measured]) -> Totals {
         } else {
             0.0
         },
-        envoy_cpu_per_1k: per_1k(runs.iter().map(|m| m.envoy_cpu_s).sum()),
+        gateway_cpu_per_1k: per_1k(runs.iter().map(|m| m.gateway_cpu_s).sum()),
         control_plane_cpu_per_1k: per_1k(runs.iter().map(|m| m.control_plane_cpu_s).sum()),
     }
 }
@@ -127,11 +155,16 @@ fn ratio(b: f64, a: f64) -> f64 {
     if a > 0.0 { b / a } else { 0.0 }
 }
 
-/// Per-round ratios B/A of a value of paired runs: their lowest and highest.
-fn spread(runs: &[Vec<Measured>; 2], value: impl Fn(&Measured) -> f64) -> (f64, f64) {
-    let ratios: Vec<f64> = runs[0]
+/// Per-round ratios of a value of paired runs, `to`'s over `from`'s: their lowest and
+/// highest.
+fn spread(
+    runs: &[Vec<Measured>; SETUPS],
+    (from, to): (Setup, Setup),
+    value: impl Fn(&Measured) -> f64,
+) -> (f64, f64) {
+    let ratios: Vec<f64> = runs[from.index()]
         .iter()
-        .zip(&runs[1])
+        .zip(&runs[to.index()])
         .map(|(a, b)| ratio(value(b), value(a)))
         .collect();
     let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
@@ -140,7 +173,12 @@ fn spread(runs: &[Vec<Measured>; 2], value: impl Fn(&Measured) -> f64) -> (f64, 
 }
 
 fn cpu_per_call(m: &Measured) -> f64 {
-    m.envoy_cpu_s / m.run.ok.max(1) as f64
+    m.gateway_cpu_s / m.run.ok.max(1) as f64
+}
+
+/// The gateway's and the control plane's CPU seconds per call together.
+fn all_cpu_per_call(m: &Measured) -> f64 {
+    (m.gateway_cpu_s + m.control_plane_cpu_s) / m.run.ok.max(1) as f64
 }
 
 impl Report {
@@ -152,13 +190,14 @@ impl Report {
             latency: Default::default(),
             rate_asked: TARGET_RATE,
             ttfb: Default::default(),
-            memory: [None, None],
+            memory: [None; SETUPS],
             wasm_bytes: 0,
             wasm_path: String::new(),
             control_plane: None,
             filter_stats: Vec::new(),
             load_average: (None, None),
             elapsed: Duration::ZERO,
+            peer: None,
         }
     }
 
@@ -189,7 +228,7 @@ impl Report {
         let control_plane = self.control_plane.as_ref();
         Headline {
             throughput_ratio: ratio(json[1].rate, json[0].rate),
-            envoy_cpu_ratio: ratio(json[1].envoy_cpu_per_1k, json[0].envoy_cpu_per_1k),
+            envoy_cpu_ratio: ratio(json[1].gateway_cpu_per_1k, json[0].gateway_cpu_per_1k),
             p50_added_ms: p50(b) - p50(a),
             p99_added_ms: p99(b) - p99(a),
             ttfb_added_ms: ttfb(b) - ttfb(a),
@@ -200,6 +239,34 @@ impl Report {
         }
     }
 
+    /// Trimio against the peer, when there was one.
+    fn peer_headline(&self) -> Option<PeerHeadline> {
+        let peer = self.peer.as_ref()?;
+        let (b, p) = (Setup::Trimio, Setup::Peer);
+        let json = [totals(&self.json[b.index()]), totals(&self.json[p.index()])];
+        let stream = [
+            totals(&self.stream[b.index()]),
+            totals(&self.stream[p.index()]),
+        ];
+        let p50 = |s| self.latency_median(s, |r| r.p50_ms);
+        let p99 = |s| self.latency_median(s, |r| r.p99_ms);
+        let ttfb = |s: Setup| median(&self.ttfb[s.index()]);
+        let memory = |s: Setup| self.memory[s.index()].map_or(0.0, |m| m.per_stream_kib());
+        Some(PeerHeadline {
+            version: peer.version.clone(),
+            throughput_ratio: ratio(json[0].rate, json[1].rate),
+            stream_throughput_ratio: ratio(stream[0].rate, stream[1].rate),
+            cpu_ratio: ratio(json[0].all_cpu_per_1k(), json[1].all_cpu_per_1k()),
+            stream_cpu_ratio: ratio(stream[0].all_cpu_per_1k(), stream[1].all_cpu_per_1k()),
+            rate_reached: totals(&self.latency[p.index()]).rate,
+            p50_added_ms: p50(b) - p50(p),
+            p99_added_ms: p99(b) - p99(p),
+            ttfb_added_ms: ttfb(b) - ttfb(p),
+            stream_memory_ratio: ratio(memory(b), memory(p)),
+            calls_counted: peer.calls_counted,
+        })
+    }
+
     /// The headline figures as one JSON object.
     pub fn json(&self) -> String {
         let h = self.headline();
@@ -207,7 +274,7 @@ impl Report {
             let scale = 10f64.powi(places);
             (value * scale).round() / scale
         };
-        json!({
+        let mut line = json!({
             "throughput_ratio": round(h.throughput_ratio, 3),
             "envoy_cpu_ratio": round(h.envoy_cpu_ratio, 3),
             "p50_added_ms": round(h.p50_added_ms, 2),
@@ -217,8 +284,28 @@ impl Report {
             "wasm_kib": round(h.wasm_kib, 1),
             "admissions_per_s": round(h.admissions_per_s, 0),
             "records_per_s": round(h.records_per_s, 0),
-        })
-        .to_string()
+        });
+        if let (Some(p), Some(fields)) = (self.peer_headline(), line.as_object_mut()) {
+            let peer = json!({
+                "peer": "litellm",
+                "peer_version": p.version,
+                "peer_throughput_ratio": round(p.throughput_ratio, 3),
+                "peer_stream_throughput_ratio": round(p.stream_throughput_ratio, 3),
+                "peer_cpu_ratio": round(p.cpu_ratio, 4),
+                "peer_stream_cpu_ratio": round(p.stream_cpu_ratio, 4),
+                "peer_rate_asked": self.rate_asked,
+                "peer_rate_reached": round(p.rate_reached, 0),
+                "peer_p50_added_ms": round(p.p50_added_ms, 2),
+                "peer_p99_added_ms": round(p.p99_added_ms, 2),
+                "peer_ttfb_added_ms": round(p.ttfb_added_ms, 3),
+                "peer_stream_memory_ratio": round(p.stream_memory_ratio, 3),
+                "peer_calls_counted": p.calls_counted,
+            });
+            if let Value::Object(peer) = peer {
+                fields.extend(peer);
+            }
+        }
+        line.to_string()
     }
 
     /// The table for people.
@@ -305,7 +392,7 @@ impl Report {
             ttfb(Setup::Trimio, 0.99) - ttfb(Setup::Plain, 0.99)
         );
 
-        if let [Some(a), Some(b)] = self.memory {
+        if let [Some(a), Some(b), _] = self.memory {
             let _ = writeln!(
                 out,
                 "{:<50} {:>12.1} {:>12.1} {:>+13.1}",
@@ -318,9 +405,10 @@ impl Report {
                 out,
                 "{:<50} {:>12.1} {:>12.1} {:>+13.1}",
                 "  Envoy heap in use per open stream KiB (/memory)",
-                a.heap_per_stream_kib(),
-                b.heap_per_stream_kib(),
-                b.heap_per_stream_kib() - a.heap_per_stream_kib(),
+                a.heap_per_stream_kib().unwrap_or(f64::NAN),
+                b.heap_per_stream_kib().unwrap_or(f64::NAN),
+                b.heap_per_stream_kib().unwrap_or(f64::NAN)
+                    - a.heap_per_stream_kib().unwrap_or(f64::NAN),
             );
             let _ = writeln!(
                 out,
@@ -343,6 +431,7 @@ impl Report {
             "{:<50} {:>12} {:>12.1}",
             "wasm module KiB (what Envoy loads)", "-", h.wasm_kib
         );
+        self.peer_rows(&mut out);
 
         if let Some(cp) = &self.control_plane {
             let _ = writeln!(
@@ -393,9 +482,10 @@ impl Report {
         out
     }
 
-    fn throughput_rows(&self, out: &mut String, title: &str, runs: &[Vec<Measured>; 2]) {
+    fn throughput_rows(&self, out: &mut String, title: &str, runs: &[Vec<Measured>; SETUPS]) {
         let t = [totals(&runs[0]), totals(&runs[1])];
-        let (low, high) = spread(runs, |m| m.run.rate());
+        let pair = (Setup::Plain, Setup::Trimio);
+        let (low, high) = spread(runs, pair, |m| m.run.rate());
         let _ = writeln!(
             out,
             "{:<50} {:>12.0} {:>12.0} {:>14}",
@@ -404,16 +494,16 @@ impl Report {
             t[1].rate,
             format!("{:.2} ({low:.2}-{high:.2})", ratio(t[1].rate, t[0].rate)),
         );
-        let (low, high) = spread(runs, cpu_per_call);
+        let (low, high) = spread(runs, pair, cpu_per_call);
         let _ = writeln!(
             out,
             "{:<50} {:>12.3} {:>12.3} {:>14}",
             "  Envoy CPU s per 1,000 calls",
-            t[0].envoy_cpu_per_1k,
-            t[1].envoy_cpu_per_1k,
+            t[0].gateway_cpu_per_1k,
+            t[1].gateway_cpu_per_1k,
             format!(
                 "{:.2}x ({low:.2}-{high:.2})",
-                ratio(t[1].envoy_cpu_per_1k, t[0].envoy_cpu_per_1k)
+                ratio(t[1].gateway_cpu_per_1k, t[0].gateway_cpu_per_1k)
             ),
         );
         let _ = writeln!(
@@ -429,6 +519,164 @@ impl Report {
             );
         }
     }
+
+    /// The peer's section: its figures beside Trimio's, B over P or B minus P.
+    fn peer_rows(&self, out: &mut String) {
+        let (Some(peer), Some(h)) = (&self.peer, self.peer_headline()) else {
+            return;
+        };
+        let (b, p) = (Setup::Trimio, Setup::Peer);
+        let _ = writeln!(
+            out,
+            "\nP = LiteLLM {} (1 uvicorn worker, a provider budget: its spend tracking ran on \
+             every call), same mock, same calls, in turn with A and B\n{:<50} {:>12} {:>12} {:>14}",
+            peer.version, "", "P LiteLLM", "B Trimio", "B vs P"
+        );
+        self.peer_throughput_rows(
+            out,
+            &format!("non-streamed calls/s, {JSON_WORKERS} connections"),
+            &self.json,
+        );
+        self.peer_throughput_rows(
+            out,
+            &format!("streamed calls/s, {STREAM_WORKERS} connections"),
+            &self.stream,
+        );
+
+        let reached = h.rate_reached;
+        let _ = writeln!(
+            out,
+            "{:<50} {:>12.0} {:>12.0}",
+            format!("latency at {} calls/s asked: got", self.rate_asked),
+            reached,
+            totals(&self.latency[b.index()]).rate,
+        );
+        for (name, pick, added) in [
+            ("  p50 ms (median of rounds)", 0, h.p50_added_ms),
+            ("  p99 ms (median of rounds)", 1, h.p99_added_ms),
+        ] {
+            let value =
+                |s: Setup| self.latency_median(s, |r| if pick == 0 { r.p50_ms } else { r.p99_ms });
+            let _ = writeln!(
+                out,
+                "{:<50} {:>12.2} {:>12.2} {:>+13.2}",
+                name,
+                value(p),
+                value(b),
+                added
+            );
+        }
+        if reached < 0.9 * f64::from(self.rate_asked) {
+            let _ = writeln!(
+                out,
+                "  LiteLLM did not sustain {} calls/s: it reached {reached:.0} calls/s with \
+                 {RATE_WORKERS} hey workers, so its latencies are at its own limit",
+                self.rate_asked
+            );
+        }
+
+        let ttfb = |s: Setup, q: f64| percentile(&self.ttfb[s.index()], q);
+        for (name, q) in [
+            ("time to first streamed byte, p50 ms", 0.5),
+            ("  p99 ms", 0.99),
+        ] {
+            let _ = writeln!(
+                out,
+                "{:<50} {:>12.3} {:>12.3} {:>+13.3}",
+                name,
+                ttfb(p, q),
+                ttfb(b, q),
+                ttfb(b, q) - ttfb(p, q)
+            );
+        }
+
+        if let (Some(pm), Some(bm)) = (self.memory[p.index()], self.memory[b.index()]) {
+            let _ = writeln!(
+                out,
+                "{:<50} {:>12.1} {:>12.1} {:>14}",
+                format!("resident memory per open stream KiB ({} open)", pm.count),
+                pm.per_stream_kib(),
+                bm.per_stream_kib(),
+                format!("{:.2}x", h.stream_memory_ratio),
+            );
+            let _ = writeln!(
+                out,
+                "{:<50} {:>12} {:>12}",
+                "  RSS MiB idle / with them",
+                format!(
+                    "{:.1}/{:.1}",
+                    pm.idle_kib as f64 / 1024.0,
+                    pm.open_kib as f64 / 1024.0
+                ),
+                format!(
+                    "{:.1}/{:.1}",
+                    bm.idle_kib as f64 / 1024.0,
+                    bm.open_kib as f64 / 1024.0
+                ),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "LiteLLM's anthropic budget counter held the cost of every one of the {} calls it \
+             answered ({:.4} USD in all)",
+            peer.calls_counted, peer.spend_usd
+        );
+    }
+
+    /// Throughput and CPU per call of P and B for one kind of call. B's CPU is Envoy's and the
+    /// control plane's together; P's is LiteLLM's.
+    fn peer_throughput_rows(&self, out: &mut String, title: &str, runs: &[Vec<Measured>; SETUPS]) {
+        let (b, p) = (Setup::Trimio, Setup::Peer);
+        let t = [totals(&runs[p.index()]), totals(&runs[b.index()])];
+        let (low, high) = spread(runs, (p, b), |m| m.run.rate());
+        let _ = writeln!(
+            out,
+            "{:<50} {:>12.0} {:>12.0} {:>14}",
+            title,
+            t[0].rate,
+            t[1].rate,
+            format!("{:.1} ({low:.1}-{high:.1})", ratio(t[1].rate, t[0].rate)),
+        );
+        let (low, high) = spread(runs, (p, b), all_cpu_per_call);
+        let _ = writeln!(
+            out,
+            "{:<50} {:>12.3} {:>12.3} {:>14}",
+            "  CPU s per 1,000 calls (B: Envoy + control plane)",
+            t[0].all_cpu_per_1k(),
+            t[1].all_cpu_per_1k(),
+            format!(
+                "{:.3}x ({low:.3}-{high:.3})",
+                ratio(t[1].all_cpu_per_1k(), t[0].all_cpu_per_1k())
+            ),
+        );
+        if t[0].failed + t[1].failed > 0 {
+            let _ = writeln!(
+                out,
+                "{:<50} {:>12} {:>12}   of {} and {} answered",
+                "  failed calls", t[0].failed, t[1].failed, t[0].ok, t[1].ok
+            );
+        }
+    }
+}
+
+/// Trimio (B) against the peer (P), for the JSON line: ratios are B over P, differences B
+/// minus P.
+struct PeerHeadline {
+    version: String,
+    /// Non-streamed and streamed calls per second.
+    throughput_ratio: f64,
+    stream_throughput_ratio: f64,
+    /// CPU per call: Envoy's and the control plane's together, over LiteLLM's.
+    cpu_ratio: f64,
+    stream_cpu_ratio: f64,
+    /// The calls per second LiteLLM reached in the latency measurement.
+    rate_reached: f64,
+    p50_added_ms: f64,
+    p99_added_ms: f64,
+    ttfb_added_ms: f64,
+    /// Resident memory per open stream: Envoy's over LiteLLM's.
+    stream_memory_ratio: f64,
+    calls_counted: u64,
 }
 
 /// The figures of the JSON line.
@@ -457,7 +705,7 @@ mod tests {
                 p50_ms: 1.0,
                 p99_ms: 2.0,
             },
-            envoy_cpu_s: cpu,
+            gateway_cpu_s: cpu,
             control_plane_cpu_s: 0.0,
         }
     }
@@ -480,7 +728,7 @@ mod tests {
 
         assert_eq!(t.ok, 4000);
         assert!((t.rate - 4000.0 / 3.0).abs() < 1e-9);
-        assert!((t.envoy_cpu_per_1k - 0.3).abs() < 1e-9);
+        assert!((t.gateway_cpu_per_1k - 0.3).abs() < 1e-9);
     }
 
     #[test]
@@ -489,6 +737,7 @@ mod tests {
         report.json = [
             vec![measured(2000, 1.0, 0.2)],
             vec![measured(1000, 1.0, 0.2)],
+            Vec::new(),
         ];
 
         let line: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
@@ -516,5 +765,41 @@ mod tests {
         );
         assert_eq!(line["throughput_ratio"], 0.5);
         assert_eq!(line["envoy_cpu_ratio"], 2.0);
+        assert!(!report.table().contains("LiteLLM"));
+    }
+
+    #[test]
+    fn a_peer_run_adds_its_keys_after_the_headline_ones() {
+        let mut report = Report::new(super::super::Plan::quick());
+        let mut trimio = measured(1000, 1.0, 0.2);
+        trimio.control_plane_cpu_s = 0.1;
+        report.json = [
+            vec![measured(2000, 1.0, 0.2)],
+            vec![trimio],
+            vec![measured(100, 1.0, 1.5)],
+        ];
+        report.peer = Some(PeerRun {
+            version: "1.0.0".to_owned(),
+            calls_counted: 100,
+            spend_usd: 0.3,
+        });
+
+        let text = report.json();
+        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys[..9].last(), Some(&"records_per_s"));
+        assert!(keys[9..].iter().all(|k| k.starts_with("peer")));
+        assert_eq!(line["peer"], "litellm");
+        assert_eq!(line["peer_throughput_ratio"], 10.0);
+        // (0.2 + 0.1) CPU seconds over 1,000 calls against 1.5 over 100.
+        assert_eq!(line["peer_cpu_ratio"], 0.02);
+        assert_eq!(line["peer_calls_counted"], 100);
+        assert!(report.table().contains("P = LiteLLM 1.0.0"));
     }
 }

@@ -1,5 +1,5 @@
 //! Streamed calls measured one by one: the time to the first byte of the body, and the
-//! memory Envoy holds while many streams are open at once.
+//! memory a gateway holds while many streams are open at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +10,7 @@ use trimio_e2e::envoy::Envoy;
 use trimio_e2e::process::wait_for;
 use trimio_mock_provider::exchange::Exchange;
 
-use super::process_stats;
+use super::Gateway;
 
 /// A client that keeps its connections, as a coding tool's SDK does.
 pub fn client() -> Result<reqwest::Client, String> {
@@ -20,15 +20,16 @@ pub fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("http client: {e}"))
 }
 
-/// One streamed call read to its end; the time from sending it to the first body byte.
+/// One streamed call read to its end and checked; the time from sending it to the first body
+/// byte.
 pub async fn first_byte(
     http: &reqwest::Client,
-    base: &str,
+    gateway: &Gateway,
     exchange: &Exchange,
-    key: &str,
 ) -> Result<Duration, String> {
-    let outcome = client::send(http, base, exchange, Some(key)).await?;
-    client::passthrough(exchange, &outcome).map_err(|why| format!("{base}: {why}"))?;
+    let base = gateway.url("");
+    let outcome = client::send(http, &base, exchange, Some(&gateway.key)).await?;
+    gateway.check(exchange, &outcome)?;
     outcome
         .arrivals
         .first()
@@ -36,44 +37,44 @@ pub async fn first_byte(
         .ok_or_else(|| format!("{base}: a stream with no body"))
 }
 
-/// Envoy's memory with no call in flight, and with `count` long streams open: resident
-/// (what the streams cost the machine) and Envoy's own heap in use (its allocator's count,
-/// which leaves out the wasm VMs' memory and what the allocator keeps after a free).
+/// A gateway's memory with no call in flight, and with `count` long streams open: resident
+/// (what the streams cost the machine) and, for Envoy, its own heap in use (its allocator's
+/// count, which leaves out the wasm VMs' memory and what the allocator keeps after a free).
 #[derive(Debug, Clone, Copy)]
 pub struct OpenStreams {
     pub count: usize,
     pub idle_kib: u64,
     pub open_kib: u64,
-    pub heap_idle_kib: u64,
-    pub heap_open_kib: u64,
+    pub heap_idle_kib: Option<u64>,
+    pub heap_open_kib: Option<u64>,
 }
 
 impl OpenStreams {
-    /// What one open stream adds to Envoy's resident memory, in KiB.
+    /// What one open stream adds to the gateway's resident memory, in KiB.
     pub fn per_stream_kib(&self) -> f64 {
         (self.open_kib as f64 - self.idle_kib as f64) / self.count.max(1) as f64
     }
 
     /// What one open stream adds to Envoy's heap in use, in KiB.
-    pub fn heap_per_stream_kib(&self) -> f64 {
-        (self.heap_open_kib as f64 - self.heap_idle_kib as f64) / self.count.max(1) as f64
+    pub fn heap_per_stream_kib(&self) -> Option<f64> {
+        let (idle, open) = (self.heap_idle_kib?, self.heap_open_kib?);
+        Some((open as f64 - idle as f64) / self.count.max(1) as f64)
     }
 }
 
 /// Opens `count` streams of `exchange` at once (each on its own connection, as HTTP/1.1
-/// needs), reads Envoy's memory once every stream has sent its first event, then lets them
-/// end.
+/// needs), reads the gateway's memory once every stream has sent its first event, then lets
+/// them end.
 pub async fn open_streams(
-    envoy: &Envoy,
+    gateway: &Gateway,
     exchange: &Exchange,
-    key: &str,
-    envoy_pid: u32,
     count: usize,
 ) -> Result<OpenStreams, String> {
     let http = client()?;
-    let base = envoy.url("");
-    let idle_kib = process_stats::rss_kib(envoy_pid)?;
-    let heap_idle_kib = heap_in_use_kib(&http, envoy).await?;
+    let base = gateway.url("");
+    let key = &gateway.key;
+    let idle_kib = gateway.rss_kib()?;
+    let heap_idle_kib = heap_in_use_kib(&http, gateway.envoy()).await?;
 
     let opened = Arc::new(AtomicUsize::new(0));
     let mut streams = Vec::with_capacity(count);
@@ -102,11 +103,11 @@ pub async fn open_streams(
     })
     .await;
     // The highest of a few readings, while every stream is between two events.
-    let (mut open_kib, mut heap_open_kib) = (0, 0);
+    let (mut open_kib, mut heap_open_kib) = (0, None);
     if all_open {
         for _ in 0..5 {
-            open_kib = open_kib.max(process_stats::rss_kib(envoy_pid)?);
-            heap_open_kib = heap_open_kib.max(heap_in_use_kib(&http, envoy).await?);
+            open_kib = open_kib.max(gateway.rss_kib()?);
+            heap_open_kib = heap_open_kib.max(heap_in_use_kib(&http, gateway.envoy()).await?);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -135,8 +136,15 @@ pub async fn open_streams(
     })
 }
 
-/// The heap Envoy's allocator counts in use (`allocated` of the admin `/memory`), in KiB.
-async fn heap_in_use_kib(http: &reqwest::Client, envoy: &Envoy) -> Result<u64, String> {
+/// The heap Envoy's allocator counts in use (`allocated` of the admin `/memory`), in KiB;
+/// `None` for a gateway that is not Envoy.
+async fn heap_in_use_kib(
+    http: &reqwest::Client,
+    envoy: Option<&Envoy>,
+) -> Result<Option<u64>, String> {
+    let Some(envoy) = envoy else {
+        return Ok(None);
+    };
     let url = format!("http://127.0.0.1:{}/memory", envoy.admin_port);
     let memory: serde_json::Value = http
         .get(url)
@@ -152,7 +160,7 @@ async fn heap_in_use_kib(http: &reqwest::Client, envoy: &Envoy) -> Result<u64, S
         .as_str()
         .and_then(|text| text.parse::<u64>().ok())
         .or_else(|| allocated.as_u64())
-        .map(|bytes| bytes / 1024)
+        .map(|bytes| Some(bytes / 1024))
         .ok_or_else(|| format!("envoy /memory has no allocated: {memory}"))
 }
 
