@@ -469,9 +469,12 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "\nTrimio filter counters: calls_admitted {}, calls_denied {}, admission_failures \
-             {}, records_queued {}, records_delivered {}, records_dropped {}",
+            "\nTrimio filter counters: calls_admitted {} (by lease {}, lease renewals {}), \
+             calls_denied {}, admission_failures {}, records_queued {}, records_delivered {}, \
+             records_dropped {}",
             stat("calls_admitted"),
+            stat("calls_admitted_by_lease"),
+            stat("lease_renewals"),
             stat("calls_denied"),
             stat("admission_failures"),
             stat("records_queued"),
