@@ -88,16 +88,16 @@ impl Memory {
         count
     }
 
-    /// Holds `limit_pico` on `budget_ids` for a new lease.
+    /// Holds `limit_pico` on `budget_ids` for a new lease of `slot` (a key and project).
     pub fn open_lease(
         &mut self,
-        id: String,
+        (id, slot): (String, String),
         budget_ids: Vec<String>,
         limit_pico: i128,
         now: Instant,
     ) {
         self.budgets.hold(&budget_ids, limit_pico);
-        self.leases.open(id, budget_ids, limit_pico, now);
+        self.leases.open(id, slot, budget_ids, limit_pico, now);
     }
 
     /// A usage record charged `pico` to lease `id`.

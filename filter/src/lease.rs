@@ -13,6 +13,8 @@ use proxy_wasm::types::Status;
 use serde::{Deserialize, Serialize};
 use trimio_wire::{Lease, LeaseCharge, LeaseUse};
 
+use crate::known_keys;
+
 const PREFIX: &str = "trimio.lease.";
 /// Shared-data slot counting the lease entries made, so that keys and projects without end
 /// cannot grow shared data without end.
@@ -209,8 +211,15 @@ pub fn admit(slot: &Slot, prompt_bytes: Option<u64>, now: Now) -> Local {
         let Some(changed) = changed else {
             return local;
         };
-        if bytes.is_none() && !count_entry() {
-            break;
+        if bytes.is_none() {
+            // A slot is made only for a key the control plane admitted before, so that keys
+            // it never knew cannot use up the slots; such a key's first calls all ask.
+            if known_keys::last_admitted(&slot.key_hash).is_none() {
+                return local;
+            }
+            if !count_entry() {
+                break;
+            }
         }
         let Ok(value) = serde_json::to_vec(&changed) else {
             break;
@@ -227,11 +236,15 @@ pub fn admit(slot: &Slot, prompt_bytes: Option<u64>, now: Now) -> Local {
     }
 }
 
-/// Puts a lease the control plane granted in the slot (made when it was asked for), in place
-/// of what is there.
+/// Puts a lease the control plane granted in the slot, in place of what is there.
 pub fn store(slot: &Slot, entry: &Entry) {
+    let name = slot.name();
+    let fresh = matches!(hostcalls::get_shared_data(&name), Ok((None, _)));
+    if fresh && !count_entry() {
+        return;
+    }
     if let Ok(value) = serde_json::to_vec(entry) {
-        let _ = hostcalls::set_shared_data(&slot.name(), Some(&value), None);
+        let _ = hostcalls::set_shared_data(&name, Some(&value), None);
     }
 }
 

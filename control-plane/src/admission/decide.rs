@@ -133,7 +133,17 @@ pub fn decide(memory: &mut Memory, request: &AdmitRequest, now: Instant, now_ms:
     let (team_id, team_name, key_id) = (team.id.clone(), team.name.clone(), key.id.clone());
     let key_project = key.project.clone();
     let lease = if request.lease {
-        grant_lease(memory, &team_id, &budget_ids, bound, estimate, now)
+        let slot = format!(
+            "{}\n{}",
+            request.key_hash,
+            request.project.as_deref().unwrap_or_default()
+        );
+        let call = LeaseCall {
+            team_id: &team_id,
+            slot,
+            estimate,
+        };
+        grant_lease(memory, call, &budget_ids, bound, now)
     } else {
         None
     };
@@ -194,14 +204,26 @@ const LEASE_MIN_CALLS: i128 = 2;
 /// Its calls are charged at the team's recent calls' rates (output a call, prompt per KiB
 /// of body); before there are any, a lease that no hard budget binds charges this call's
 /// estimate (which nothing holds), and a bound one is not granted.
+/// Who asks for a lease: the team, the key and project it is for (the filter's slot), and the
+/// estimate of the call it came with.
+struct LeaseCall<'a> {
+    team_id: &'a str,
+    slot: String,
+    estimate: i128,
+}
+
 fn grant_lease(
     memory: &mut Memory,
-    team_id: &str,
+    call: LeaseCall<'_>,
     budget_ids: &[String],
     bound: LeaseBound,
-    estimate: i128,
     now: Instant,
 ) -> Option<Lease> {
+    let LeaseCall {
+        team_id,
+        slot,
+        estimate,
+    } = call;
     let valid_ms = u64::try_from(memory.leases.valid.as_millis()).unwrap_or(u64::MAX);
     if valid_ms == 0 || bound == LeaseBound::Strict {
         return None;
@@ -212,7 +234,9 @@ fn grant_lease(
         // Under a hard budget, only once the team's own calls say what a call costs: a lease
         // charges every call it admits at one rate for its whole life, so a guess from the
         // price table alone would be wrong for all of them at once.
-        LeaseBound::Headroom(_) if rates.is_none() => return None,
+        LeaseBound::Headroom(_) if rates.is_none() || memory.leases.outstanding(&slot, now) => {
+            return None;
+        }
         LeaseBound::Headroom(headroom) => {
             let limit = (headroom / LEASE_SHARE).min(i128::from(u64::MAX));
             if limit < LEASE_MIN_CALLS * call_pico.max(estimate).max(1) || !memory.leases.has_room()
@@ -225,7 +249,7 @@ fn grant_lease(
     };
     let id = random::hex(16).ok()?;
     if let Some(limit) = limit_pico {
-        memory.open_lease(id.clone(), budget_ids.to_vec(), limit, now);
+        memory.open_lease((id.clone(), slot), budget_ids.to_vec(), limit, now);
     }
     Some(Lease {
         id,

@@ -25,6 +25,9 @@ const MAX_OPEN: usize = 100_000;
 /// What a lease still holds on budgets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct OpenLease {
+    /// The key and project it was granted for.
+    slot: String,
+    granted_at: Instant,
     budget_ids: Vec<String>,
     /// Held on every budget in `budget_ids`, in pico-dollars.
     held_pico: i128,
@@ -47,6 +50,8 @@ pub struct Release {
 #[derive(Debug)]
 pub struct Leases {
     open: HashMap<String, OpenLease>,
+    /// The lease of each key and project not given back yet, by slot.
+    current: HashMap<String, String>,
     /// How long a lease is good for; zero grants none.
     pub valid: Duration,
 }
@@ -55,6 +60,7 @@ impl Default for Leases {
     fn default() -> Self {
         Leases {
             open: HashMap::new(),
+            current: HashMap::new(),
             valid: Duration::from_secs(5),
         }
     }
@@ -66,9 +72,29 @@ impl Leases {
         self.open.len() < MAX_OPEN
     }
 
+    /// Whether `slot` (a key and project) holds a lease granted less than a lease's time ago
+    /// and not given back: a gateway asking for another meanwhile gets none, so that the
+    /// first calls of a key, arriving together, do not each tie up a share of its budgets.
+    pub fn outstanding(&self, slot: &str, now: Instant) -> bool {
+        self.current
+            .get(slot)
+            .and_then(|id| self.open.get(id))
+            .is_some_and(|lease| lease.used_pico.is_none() && now < lease.granted_at + self.valid)
+    }
+
     /// Records a granted lease that holds `limit_pico` on `budget_ids`; the caller holds it.
-    pub fn open(&mut self, id: String, budget_ids: Vec<String>, limit_pico: i128, now: Instant) {
+    pub fn open(
+        &mut self,
+        id: String,
+        slot: String,
+        budget_ids: Vec<String>,
+        limit_pico: i128,
+        now: Instant,
+    ) {
+        self.current.insert(slot.clone(), id.clone());
         let lease = OpenLease {
+            slot,
+            granted_at: now,
             budget_ids,
             held_pico: limit_pico,
             used_pico: None,
@@ -103,6 +129,9 @@ impl Leases {
         }
         let used = i128::from(used_pico);
         lease.used_pico = Some(used);
+        if self.current.get(&lease.slot) == Some(&id.to_owned()) {
+            self.current.remove(&lease.slot);
+        }
         let still_running = used.saturating_sub(lease.settled_pico).max(0);
         let release = lease.held_pico.saturating_sub(still_running).max(0);
         lease.held_pico -= release;
@@ -125,7 +154,13 @@ impl Leases {
             .collect();
         ended
             .iter()
-            .filter_map(|id| self.open.remove(id))
+            .filter_map(|id| self.open.remove(id).map(|lease| (id, lease)))
+            .map(|(id, lease)| {
+                if self.current.get(&lease.slot) == Some(id) {
+                    self.current.remove(&lease.slot);
+                }
+                lease
+            })
             .map(|lease| Release {
                 budget_ids: lease.budget_ids,
                 pico: lease.held_pico,
@@ -164,7 +199,7 @@ mod tests {
     fn a_lease_given_back_releases_what_it_did_not_use() {
         let now = Instant::now();
         let mut leases = Leases::default();
-        leases.open("l1".into(), ids(), 1_000, now);
+        leases.open("l1".into(), "k\n".into(), ids(), 1_000, now);
         assert_eq!(leases.charge("l1", 100).map(|r| r.pico), Some(100));
         // Charged 300 in all: 100 arrived, 200 still running; the 700 never used goes back.
         assert_eq!(leases.give_back("l1", 300, now).map(|r| r.pico), Some(700));
@@ -178,10 +213,31 @@ mod tests {
     }
 
     #[test]
+    fn a_key_holds_one_lease_not_given_back_at_a_time() {
+        let now = Instant::now();
+        let mut leases = Leases::default();
+        assert!(!leases.outstanding("k\n", now));
+        leases.open("l1".into(), "k\n".into(), ids(), 1_000, now);
+        assert!(leases.outstanding("k\n", now));
+        assert!(!leases.outstanding("k\ncheckout", now), "another project");
+        assert!(
+            !leases.outstanding("k\n", now + leases.valid),
+            "its time is up"
+        );
+        leases.give_back("l1", 0, now);
+        assert!(!leases.outstanding("k\n", now));
+
+        leases.open("l2".into(), "k\n".into(), ids(), 1_000, now);
+        let end = now + leases.valid + GIVE_BACK_GRACE;
+        assert_eq!(leases.expire(end).len(), 1);
+        assert!(!leases.outstanding("k\n", now));
+    }
+
+    #[test]
     fn never_releases_more_than_it_holds() {
         let now = Instant::now();
         let mut leases = Leases::default();
-        leases.open("l1".into(), ids(), 100, now);
+        leases.open("l1".into(), "k\n".into(), ids(), 100, now);
         // Records the filter charged beyond the limit (a charge it counted late).
         assert_eq!(leases.charge("l1", 80).map(|r| r.pico), Some(80));
         assert_eq!(leases.charge("l1", 80).map(|r| r.pico), Some(20));
@@ -193,7 +249,7 @@ mod tests {
     fn a_lease_never_given_back_releases_after_the_grace() {
         let now = Instant::now();
         let mut leases = Leases::default();
-        leases.open("l1".into(), ids(), 500, now);
+        leases.open("l1".into(), "k\n".into(), ids(), 500, now);
         leases.charge("l1", 200);
         let before = now + leases.valid + GIVE_BACK_GRACE - Duration::from_millis(1);
         assert!(leases.expire(before).is_empty());
