@@ -53,6 +53,12 @@ pub struct Cli {
     #[arg(long, env = "TRIMIO_LEASE_MS", default_value_t = 5000)]
     pub lease_ms: u64,
 
+    /// Most calls one lease admits before the gateway asks again: with `--lease-ms`, what
+    /// bounds the calls a change (a key revoked, a budget set, lowered or spent) lets through.
+    #[arg(long, env = "TRIMIO_LEASE_CALLS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_calls: u64,
+
     /// Log format on stderr.
     #[arg(long, env = "TRIMIO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -71,6 +77,7 @@ pub struct Config {
     pub database: PathBuf,
     pub tokens: Tokens,
     pub lease_ms: u64,
+    pub lease_calls: u64,
 }
 
 /// The configuration cannot be used; the process refuses to start.
@@ -112,6 +119,7 @@ impl Cli {
             database: self.database,
             tokens: Tokens { admin, filter },
             lease_ms: self.lease_ms,
+            lease_calls: self.lease_calls,
         })
     }
 }

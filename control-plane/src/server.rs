@@ -57,7 +57,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         tokio::task::spawn_blocking(move || AppState::load(Arc::new(store), defaults, tokens))
             .await??;
 
-    state.memory_mut().leases.valid = std::time::Duration::from_millis(config.lease_ms);
+    {
+        let mut memory = state.memory_mut();
+        memory.leases.valid = std::time::Duration::from_millis(config.lease_ms);
+        memory.leases.max_calls = config.lease_calls;
+    }
     {
         let memory = state.memory();
         tracing::info!(
@@ -71,6 +75,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             alert_targets = memory.targets.len(),
             filter_token = config.tokens.filter.is_some(),
             lease_ms = config.lease_ms,
+            lease_calls = config.lease_calls,
             "control plane loaded"
         );
     }

@@ -176,6 +176,7 @@ impl Call {
             return false;
         }
         let slot = Slot::new(&self.key_hash, self.project.as_deref());
+        let slot_for_later = slot.clone();
         let now = lease::Now {
             ms: self.now_ms(),
             timeout_ms: self.shared.settings.config.control_plane.timeout_ms,
@@ -193,6 +194,7 @@ impl Call {
                     self.project = project;
                 }
                 self.lease = Some(charge);
+                self.note_slot(slot_for_later);
                 self.shared.metrics.admitted_by_lease.inc();
                 self.allow(resume);
                 true
@@ -222,6 +224,15 @@ impl Call {
         }
     }
 
+    /// Notes a slot this worker used, so that its root context gives the lease back when it
+    /// ends.
+    fn note_slot(&self, slot: Slot) {
+        let mut slots = self.shared.slots.borrow_mut();
+        if slots.len() < lease::MAX_ENTRIES as usize {
+            slots.entry(slot).or_insert((self.provider, self.family));
+        }
+    }
+
     /// Keeps the lease the control plane answered with, or forgets the one asked for.
     fn keep_lease(&self, answer: &AdmitResponse) {
         let Some(slot) = &self.slot else {
@@ -234,7 +245,20 @@ impl Call {
                 ..
             } => {
                 let entry = lease::Entry::new(granted.clone(), project.clone(), self.now_ms());
-                lease::store(slot, &entry);
+                if let Some(used) = lease::swap(slot, &entry, self.lease_asked.1.as_ref()) {
+                    let request = lease::give_back_request(slot, self.provider, self.family, used);
+                    if let Ok(body) = serde_json::to_vec(&request) {
+                        let control_plane = &self.shared.settings.config.control_plane;
+                        let _ = self.dispatch_http_call(
+                            &control_plane.cluster,
+                            self.shared.settings.control_plane_headers(ADMIT_PATH),
+                            Some(&body),
+                            vec![],
+                            Duration::from_millis(control_plane.timeout_ms),
+                        );
+                    }
+                }
+                self.note_slot(slot.clone());
             }
             _ if self.lease_asked.0 => lease::clear(slot),
             _ => {}
@@ -539,6 +563,11 @@ impl HttpContext for Call {
             }
         };
         self.key_hash = key::key_hash(&key);
+        if self.shared.settings.credential(self.provider).is_none() {
+            // Refused before admission, so nothing is reserved or charged for it.
+            self.refuse(Refusal::ProviderNotConfigured, None);
+            return Action::Pause;
+        }
         self.key_headers = key::KEY_HEADERS
             .into_iter()
             .filter(|name| headers::first(&headers, name).is_some())
@@ -713,10 +742,17 @@ impl HttpContext for Call {
     }
 
     fn on_log(&mut self) {
-        if self.admission != Admission::Allowed {
+        // A call whose client left while its admission was asked for is recorded too (status
+        // 0, nothing used, flagged), so that what its admission reserved is released at once
+        // rather than after an hour.
+        if !matches!(self.admission, Admission::Allowed | Admission::Asking) {
             return;
         }
-        let record = self.record();
+        let mut record = self.record();
+        if self.admission == Admission::Asking {
+            record.flags.client_aborted = true;
+            record.flags.truncated = false;
+        }
         let metrics = &self.shared.metrics;
         let depth = &self.shared.depth;
         let queued = if depth.take_place(self.shared.settings.config.max_queued_records) {

@@ -11,7 +11,7 @@
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
 use serde::{Deserialize, Serialize};
-use trimio_wire::{Lease, LeaseCharge, LeaseUse};
+use trimio_wire::{AdmitRequest, ApiFamily, Lease, LeaseCharge, LeaseUse, Provider};
 
 use crate::known_keys;
 
@@ -27,7 +27,7 @@ pub const MAX_ENTRIES: u64 = 10_000;
 const RENEWAL_STALE_MS: u64 = 1_000;
 
 /// Which lease: the key and the project the client names ("" for none).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Slot {
     pub key_hash: String,
     pub project: String,
@@ -55,6 +55,8 @@ pub struct Entry {
     renew_at_ms: u64,
     limit_pico: Option<u64>,
     used_pico: u64,
+    max_calls: Option<u64>,
+    calls: u64,
     call_pico: u64,
     per_kib: u64,
     /// The project the key is bound to, which the call's record carries.
@@ -71,6 +73,8 @@ impl Entry {
             renew_at_ms: now_ms.saturating_add(lease.valid_ms / 2),
             limit_pico: lease.limit_pico,
             used_pico: 0,
+            max_calls: lease.max_calls,
+            calls: 0,
             call_pico: lease.call_pico,
             per_kib: lease.prompt_pico_per_kib,
             project,
@@ -86,6 +90,8 @@ impl Entry {
             renew_at_ms: 0,
             limit_pico: Some(0),
             used_pico: 0,
+            max_calls: Some(0),
+            calls: 0,
             call_pico: 0,
             per_kib: 0,
             project: None,
@@ -160,6 +166,7 @@ pub fn decide(
     };
     let used = charge.map(|charge| entry.used_pico.saturating_add(charge));
     let fits = now_ms < entry.expires_at_ms
+        && entry.max_calls.is_none_or(|max| entry.calls < max)
         && used.is_some_and(|used| entry.limit_pico.is_none_or(|limit| used <= limit));
     if !fits {
         // This call is asked for; with it a new lease, unless a renewal is on its way.
@@ -181,7 +188,9 @@ pub fn decide(
     let (charge, used) = (charge.unwrap_or(0), used.unwrap_or(0));
     let mut changed = entry.clone();
     changed.used_pico = used;
-    let half_used = entry.limit_pico.is_some_and(|limit| used >= limit / 2);
+    changed.calls = entry.calls + 1;
+    let half_used = entry.limit_pico.is_some_and(|limit| used >= limit / 2)
+        || entry.max_calls.is_some_and(|max| changed.calls >= max / 2);
     let renew = !renewing && (now_ms >= entry.renew_at_ms || half_used);
     if renew {
         changed.renewing_since_ms = Some(now_ms);
@@ -236,15 +245,53 @@ pub fn admit(slot: &Slot, prompt_bytes: Option<u64>, now: Now) -> Local {
     }
 }
 
-/// Puts a lease the control plane granted in the slot, in place of what is there.
-pub fn store(slot: &Slot, entry: &Entry) {
+/// Puts a lease the control plane granted in the slot, in place of what is there. When that
+/// was the lease `replaced`, given back with the question, and calls used it further while
+/// the answer was on its way, returns its final use, to tell the control plane.
+pub fn swap(slot: &Slot, entry: &Entry, replaced: Option<&LeaseUse>) -> Option<LeaseUse> {
     let name = slot.name();
-    let fresh = matches!(hostcalls::get_shared_data(&name), Ok((None, _)));
-    if fresh && !count_entry() {
-        return;
+    let value = serde_json::to_vec(entry).ok()?;
+    for _ in 0..16 {
+        let Ok((bytes, cas)) = hostcalls::get_shared_data(&name) else {
+            return None;
+        };
+        if bytes.is_none() && !count_entry() {
+            return None;
+        }
+        match hostcalls::set_shared_data(&name, Some(&value), cas) {
+            Ok(()) => {
+                let old: Entry = serde_json::from_slice(&bytes?).ok()?;
+                let replaced = replaced?;
+                return (old.id == replaced.id && old.used_pico > replaced.used_pico)
+                    .then(|| old.given_back());
+            }
+            Err(Status::CasMismatch) => continue,
+            Err(_) => return None,
+        }
     }
-    if let Ok(value) = serde_json::to_vec(entry) {
-        let _ = hostcalls::set_shared_data(&name, Some(&value), None);
+    None
+}
+
+/// The question that gives a lease back with what it used, answered with nothing to do.
+pub fn give_back_request(
+    slot: &Slot,
+    provider: Provider,
+    family: ApiFamily,
+    used: LeaseUse,
+) -> AdmitRequest {
+    let project = slot.project.clone();
+    AdmitRequest {
+        request_id: String::new(),
+        key_hash: slot.key_hash.clone(),
+        provider,
+        family,
+        model: None,
+        prompt_bytes: None,
+        max_tokens: None,
+        project: (!project.is_empty()).then_some(project),
+        wait_ms: None,
+        lease: false,
+        previous: Some(used),
     }
 }
 
@@ -277,6 +324,43 @@ pub fn renewal_failed(slot: &Slot, id: &str) {
             return;
         }
     }
+}
+
+/// What became of a slot's lease.
+pub enum Ended {
+    /// In use, or being asked for.
+    Live,
+    /// No lease is left in it.
+    Gone,
+    /// It ended unrenewed; the slot is emptied and the lease is to be given back with this.
+    GiveBack(LeaseUse),
+}
+
+/// Empties the slot if its lease has ended and no renewal is on its way, and returns that
+/// lease, with what it used, for giving back: a key gone quiet does not hold its share of a
+/// budget until the control plane gives up on it.
+pub fn take_ended(slot: &Slot, now: Now) -> Ended {
+    let name = slot.name();
+    for _ in 0..8 {
+        let Ok((Some(bytes), cas)) = hostcalls::get_shared_data(&name) else {
+            return Ended::Gone;
+        };
+        let Ok(entry) = serde_json::from_slice::<Entry>(&bytes) else {
+            return Ended::Gone;
+        };
+        if entry.id.is_empty()
+            || now.ms < entry.expires_at_ms
+            || entry.renewing(now.ms, now.timeout_ms)
+        {
+            return Ended::Live;
+        }
+        match hostcalls::set_shared_data(&name, Some(&[]), cas) {
+            Ok(()) => return Ended::GiveBack(entry.given_back()),
+            Err(Status::CasMismatch) => continue,
+            Err(_) => return Ended::Live,
+        }
+    }
+    Ended::Live
 }
 
 /// What the lease in the slot has used, to give it back with a renewal.
@@ -329,6 +413,7 @@ mod tests {
             limit_pico,
             call_pico: 100,
             prompt_pico_per_kib: 10,
+            max_calls: Some(10),
         };
         Entry::new(lease, Some("checkout".into()), 1_000)
     }
@@ -398,6 +483,21 @@ mod tests {
                 previous: None
             }
         );
+    }
+
+    #[test]
+    fn a_lease_admits_at_most_its_calls_and_renews_from_half_of_them() {
+        let mut entry = lease(None);
+        for n in 1..=10 {
+            let (local, changed) = decide(Some(&entry), Some(0), at(2_000));
+            let Local::Admitted { renew, .. } = local else {
+                panic!("call {n}: {local:?}");
+            };
+            assert_eq!(renew, n == 5, "call {n}");
+            entry = changed.unwrap();
+        }
+        let (local, _) = decide(Some(&entry), Some(0), at(2_000));
+        assert!(matches!(local, Local::Ask { .. }), "{local:?}");
     }
 
     #[test]

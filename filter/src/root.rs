@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 use serde::{Deserialize, Serialize};
-use trimio_wire::{ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, Provider};
+use trimio_wire::{ADMIT_PATH, AdmitRequest, AdmitResponse, ApiFamily, LeaseUse, Provider};
 use trimio_wire::{USAGE_PATH, UsageAck};
 
 use crate::call::Call;
@@ -17,6 +17,13 @@ use crate::config::Settings;
 use crate::known_keys;
 use crate::lease::{self, Slot};
 use crate::shared::{Shared, log};
+
+/// A renewal on its way.
+struct Renewed {
+    slot: Slot,
+    kind: (Provider, ApiFamily),
+    replaced: LeaseUse,
+}
 
 /// A lease a call found half used, for a root context to renew.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,8 +48,9 @@ pub struct Root {
     failures: u32,
     /// Ticks left to wait before the next retry.
     backoff_ticks: u32,
-    /// Renewals sent and not yet answered, by callout token, with the lease each replaces.
-    renewals: HashMap<u32, (Slot, String)>,
+    /// Renewals sent and not yet answered, by callout token: the slot, the provider and API
+    /// family of the call that asked, and the lease given back with it.
+    renewals: HashMap<u32, Renewed>,
 }
 
 impl Root {
@@ -138,7 +146,12 @@ impl Root {
             );
             match sent {
                 Ok(token) => {
-                    self.renewals.insert(token, (renewal.slot, previous.id));
+                    let renewed = Renewed {
+                        slot: renewal.slot,
+                        kind: (renewal.provider, renewal.family),
+                        replaced: previous,
+                    };
+                    self.renewals.insert(token, renewed);
                 }
                 Err(status) => {
                     shared.metrics.lease_renewal_failures.inc();
@@ -152,9 +165,70 @@ impl Root {
         }
     }
 
+    /// Gives back the leases of this worker's slots that ended unrenewed (their key went
+    /// quiet), with what they used; the answer needs nothing done.
+    fn give_back_ended(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let now = lease::Now {
+            ms: self
+                .get_current_time()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            timeout_ms: shared.settings.config.control_plane.timeout_ms,
+        };
+        let slots: Vec<(Slot, (Provider, ApiFamily))> = shared
+            .slots
+            .borrow()
+            .iter()
+            .map(|(slot, kind)| (slot.clone(), *kind))
+            .collect();
+        for (slot, (provider, family)) in slots {
+            let used = match lease::take_ended(&slot, now) {
+                lease::Ended::Live => continue,
+                lease::Ended::Gone => {
+                    shared.slots.borrow_mut().remove(&slot);
+                    continue;
+                }
+                lease::Ended::GiveBack(used) => used,
+            };
+            shared.slots.borrow_mut().remove(&slot);
+            self.give_back(&shared, &slot, (provider, family), used);
+        }
+    }
+
+    /// Tells the control plane what a lease used; its answer needs nothing done.
+    fn give_back(
+        &self,
+        shared: &Shared,
+        slot: &Slot,
+        (provider, family): (Provider, ApiFamily),
+        used: LeaseUse,
+    ) {
+        let request = lease::give_back_request(slot, provider, family, used);
+        let Ok(body) = serde_json::to_vec(&request) else {
+            return;
+        };
+        let control_plane = &shared.settings.config.control_plane;
+        let _ = self.dispatch_http_call(
+            &control_plane.cluster,
+            shared.settings.control_plane_headers(ADMIT_PATH),
+            Some(&body),
+            vec![],
+            Duration::from_millis(control_plane.timeout_ms),
+        );
+    }
+
     /// The control plane answered a renewal: keep the new lease, or drop the slot's so that
     /// its next call is asked for (and refused, when the key or its budget refuse it).
-    fn renewed(&mut self, slot: &Slot, replaced: &str, body_size: usize) {
+    fn renewed(&mut self, renewed: Renewed, body_size: usize) {
+        let Renewed {
+            slot,
+            kind,
+            replaced,
+        } = renewed;
+        let slot = &slot;
         let Some(shared) = self.shared.clone() else {
             return;
         };
@@ -177,7 +251,10 @@ impl Root {
             }) => {
                 shared.metrics.lease_renewals.inc();
                 known_keys::remember(&slot.key_hash, now_ms);
-                lease::store(slot, &lease::Entry::new(granted, project, now_ms));
+                let entry = lease::Entry::new(granted, project, now_ms);
+                if let Some(used) = lease::swap(slot, &entry, Some(&replaced)) {
+                    self.give_back(&shared, slot, kind, used);
+                }
             }
             Some(AdmitResponse::Allow { lease: None, .. }) => lease::clear(slot),
             Some(AdmitResponse::Deny { reason, .. }) => {
@@ -194,7 +271,7 @@ impl Root {
                     LogLevel::Warn,
                     &format!("lease renewal unanswered: status={status:?}"),
                 );
-                lease::renewal_failed(slot, replaced);
+                lease::renewal_failed(slot, &replaced.id);
             }
         }
     }
@@ -222,8 +299,8 @@ impl Root {
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        if let Some((slot, replaced)) = self.renewals.remove(&token) {
-            self.renewed(&slot, &replaced, body_size);
+        if let Some(renewed) = self.renewals.remove(&token) {
+            self.renewed(renewed, body_size);
             return;
         }
         let Some((expected, batch)) = self.in_flight.take() else {
@@ -314,6 +391,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         self.backoff_ticks = self.backoff_ticks.saturating_sub(1);
         self.renew();
+        self.give_back_ended();
         self.deliver();
     }
 

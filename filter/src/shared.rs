@@ -2,12 +2,15 @@
 //! records waiting for delivery, the metrics and the request id source.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MetricType};
 
+use trimio_wire::{ApiFamily, Provider};
+
 use crate::config::Settings;
+use crate::lease::Slot;
 
 /// One per worker thread; HTTP contexts hold it through an `Rc`.
 pub struct Shared {
@@ -18,6 +21,9 @@ pub struct Shared {
     pub outbox: RefCell<VecDeque<Vec<u8>>>,
     /// The Envoy shared queue of leases to renew, which any worker's root context serves.
     pub renewal_queue_id: u32,
+    /// The lease slots this worker's calls used, with a provider and API family of theirs,
+    /// for giving their leases back once they end.
+    pub slots: RefCell<HashMap<Slot, (Provider, ApiFamily)>>,
     pub metrics: Metrics,
     /// How many records wait in every worker's outbox.
     pub depth: QueueDepth,
@@ -30,6 +36,7 @@ impl Shared {
         Shared {
             settings,
             outbox: RefCell::new(VecDeque::new()),
+            slots: RefCell::new(HashMap::new()),
             renewal_queue_id,
             metrics: Metrics::define(),
             depth,

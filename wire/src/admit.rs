@@ -42,19 +42,21 @@ pub struct AdmitRequest {
 }
 
 /// Lets the filter admit a key's calls itself, without asking, for `valid_ms` from when it
-/// got the answer. Each call it admits is charged `call_pico`, plus `prompt_pico_per_kib` for
-/// every KiB (rounded up) of its request body, against `limit_pico`; a call that does not fit
-/// (or whose body size is unknown) is asked for as before. No limit means no hard budget
-/// binds the key: only time bounds the lease.
+/// got the answer and for at most `max_calls` calls. Each call it admits is charged
+/// `call_pico`, plus `prompt_pico_per_kib` for every KiB (rounded up) of its request body,
+/// against `limit_pico`; a call that does not fit (or whose body size is unknown) is asked for
+/// as before. No limit means no hard budget binds the key.
 ///
-/// A key revoked or a budget lowered reaches the filter when the lease ends: at most
-/// `valid_ms` after the change.
+/// A key revoked or a budget set, lowered or spent reaches the filter when the lease ends: at
+/// most `valid_ms` or `max_calls` calls after the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     pub id: String,
     pub valid_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_pico: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls: Option<u64>,
     #[serde(default)]
     pub call_pico: u64,
     #[serde(default)]

@@ -42,6 +42,10 @@ async fn admit(
             Instant::now(),
             state.now_ms(),
         );
+        if request.previous.is_some() && place.is_none() {
+            // A lease given back may have released what others wait for.
+            state.notify_settled();
+        }
         match decision {
             Decision::Allow(answer) | Decision::Deny(answer) => return Ok(Json(answer)),
             Decision::Wait { deny } => {

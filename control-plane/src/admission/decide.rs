@@ -255,6 +255,7 @@ fn grant_lease(
         id,
         valid_ms,
         limit_pico: limit_pico.map(|limit| u64::try_from(limit).unwrap_or(u64::MAX)),
+        max_calls: Some(memory.leases.max_calls),
         call_pico: u64::try_from(call_pico.max(0)).unwrap_or(u64::MAX),
         prompt_pico_per_kib: u64::try_from(per_kib.max(0)).unwrap_or(u64::MAX),
     })
@@ -287,7 +288,7 @@ fn exhausted_message(state: &BudgetState, team: &str, key_name: Option<&str>, wh
             " and this call, estimated at ${}, would pass it",
             format_cents(estimate)
         ),
-        Why::InFlight => " and calls in flight hold the rest".to_owned(),
+        Why::InFlight => " and calls in flight and gateways' leases hold the rest".to_owned(),
     };
     format!(
         "{} has spent ${} of its ${} {} budget{why}; the budget resets on {}",

@@ -54,6 +54,8 @@ pub struct Leases {
     current: HashMap<String, String>,
     /// How long a lease is good for; zero grants none.
     pub valid: Duration,
+    /// Most calls one lease admits.
+    pub max_calls: u64,
 }
 
 impl Default for Leases {
@@ -62,6 +64,7 @@ impl Default for Leases {
             open: HashMap::new(),
             current: HashMap::new(),
             valid: Duration::from_secs(5),
+            max_calls: 100,
         }
     }
 }
@@ -124,10 +127,20 @@ impl Leases {
     /// records arrive (at most [`RESERVATION_TTL`]).
     pub fn give_back(&mut self, id: &str, used_pico: u64, now: Instant) -> Option<Release> {
         let lease = self.open.get_mut(id)?;
-        if lease.used_pico.is_some() {
-            return None;
-        }
         let used = i128::from(used_pico);
+        if let Some(before) = lease.used_pico {
+            // The gateway admitted more under it while its renewal was on the way, and says
+            // so once the new lease took its place: those calls are held too.
+            if used <= before {
+                return None;
+            }
+            lease.used_pico = Some(used);
+            lease.held_pico += used - before;
+            return Some(Release {
+                budget_ids: lease.budget_ids.clone(),
+                pico: before - used,
+            });
+        }
         lease.used_pico = Some(used);
         if self.current.get(&lease.slot) == Some(&id.to_owned()) {
             self.current.remove(&lease.slot);
@@ -203,8 +216,10 @@ mod tests {
         assert_eq!(leases.charge("l1", 100).map(|r| r.pico), Some(100));
         // Charged 300 in all: 100 arrived, 200 still running; the 700 never used goes back.
         assert_eq!(leases.give_back("l1", 300, now).map(|r| r.pico), Some(700));
-        // Given back once only.
+        // Given back once; a later word of more use holds that more.
         assert_eq!(leases.give_back("l1", 0, now), None);
+        assert_eq!(leases.give_back("l1", 350, now).map(|r| r.pico), Some(-50));
+        assert_eq!(leases.charge("l1", 50).map(|r| r.pico), Some(50));
         assert_eq!(leases.charge("l1", 150).map(|r| r.pico), Some(150));
         assert_eq!(leases.len(), 1);
         assert_eq!(leases.charge("l1", 50).map(|r| r.pico), Some(50));

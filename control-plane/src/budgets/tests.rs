@@ -307,7 +307,7 @@ async fn a_call_held_back_by_calls_in_flight_waits_for_them_to_settle() {
         at_once["message"]
             .as_str()
             .unwrap()
-            .contains("and calls in flight hold the rest"),
+            .contains("and calls in flight and gateways' leases hold the rest"),
         "{at_once}"
     );
 
