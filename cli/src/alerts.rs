@@ -329,7 +329,8 @@ mod tests {
                 "   SPEND USD  AMOUNT USD  DELIVERIES"
             ),
             concat!(
-                "alt_2  2026-12-10 12:30  payments  project checkout  forecast: spent by 2026-12-24",
+                "alt_2  2026-12-10 12:30  payments  project checkout  ",
+                "forecast: spent by 2026-12-24",
                 "         60         100  1 sent, 1 failed"
             ),
             concat!(

@@ -372,17 +372,18 @@ mod tests {
         assert_eq!(lines[0], "USD per million tokens");
         assert_eq!(
             lines[2],
-            "MODEL              INPUT  OUTPUT  CACHE READ  CACHE WRITE 5M  CACHE WRITE 1H  ORIGIN   \
-             EFFECTIVE"
+            "MODEL              INPUT  OUTPUT  CACHE READ  CACHE WRITE 5M  CACHE WRITE 1H  \
+             ORIGIN   EFFECTIVE"
         );
         assert_eq!(
             lines[3],
-            "claude-sonnet-4-5      3      15        0.30            3.75               6  default  \
-             2025-09-29"
+            "claude-sonnet-4-5      3      15        0.30            3.75               6  \
+             default  2025-09-29"
         );
         assert_eq!(
             lines[4],
-            "my-model               1       2           -               -               -  custom   -"
+            "my-model               1       2           -               -               -  \
+             custom   -"
         );
     }
 

@@ -20,7 +20,7 @@
 //! JSON API clients send none.
 
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
@@ -38,7 +38,7 @@ use crate::key::{self, KeyError};
 use crate::known_keys;
 use crate::lease::{self, Local, Slot};
 use crate::root::Renewal;
-use crate::shared::{Shared, log};
+use crate::shared::{Shared, call_control_plane, log};
 
 /// Response header that tells the client the id of its call's usage record.
 pub const REQUEST_ID_HEADER: &str = "x-trimio-request-id";
@@ -176,7 +176,6 @@ impl Call {
             return false;
         }
         let slot = Slot::new(&self.key_hash, self.project.as_deref());
-        let slot_for_later = slot.clone();
         let now = lease::Now {
             ms: self.now_ms(),
             timeout_ms: self.shared.settings.config.control_plane.timeout_ms,
@@ -194,7 +193,6 @@ impl Call {
                     self.project = project;
                 }
                 self.lease = Some(charge);
-                self.note_slot(slot_for_later);
                 self.shared.metrics.admitted_by_lease.inc();
                 self.allow(resume);
                 true
@@ -224,15 +222,6 @@ impl Call {
         }
     }
 
-    /// Notes a slot this worker used, so that its root context gives the lease back when it
-    /// ends.
-    fn note_slot(&self, slot: Slot) {
-        let mut slots = self.shared.slots.borrow_mut();
-        if slots.len() < lease::MAX_ENTRIES as usize {
-            slots.entry(slot).or_insert((self.provider, self.family));
-        }
-    }
-
     /// Keeps the lease the control plane answered with, or forgets the one asked for.
     fn keep_lease(&self, answer: &AdmitResponse) {
         let Some(slot) = &self.slot else {
@@ -245,20 +234,11 @@ impl Call {
                 ..
             } => {
                 let entry = lease::Entry::new(granted.clone(), project.clone(), self.now_ms());
+                let kind = (self.provider, self.family);
                 if let Some(used) = lease::swap(slot, &entry, self.lease_asked.1.as_ref()) {
-                    let request = lease::give_back_request(slot, self.provider, self.family, used);
-                    if let Ok(body) = serde_json::to_vec(&request) {
-                        let control_plane = &self.shared.settings.config.control_plane;
-                        let _ = self.dispatch_http_call(
-                            &control_plane.cluster,
-                            self.shared.settings.control_plane_headers(ADMIT_PATH),
-                            Some(&body),
-                            vec![],
-                            Duration::from_millis(control_plane.timeout_ms),
-                        );
-                    }
+                    lease::give_back(self, &self.shared.settings, slot, kind, used);
                 }
-                self.note_slot(slot.clone());
+                self.shared.note_slot(slot, kind);
             }
             _ if self.lease_asked.0 => lease::clear(slot),
             _ => {}
@@ -274,33 +254,24 @@ impl Call {
             project: self.project.clone(),
         };
         let settings = &self.shared.settings;
-        let control_plane = &settings.config.control_plane;
         let mut request = admission::request(
             &self.request_id,
             &self.key_hash,
             self.provider,
             self.family,
             facts,
-            control_plane.timeout_ms,
+            settings.config.control_plane.timeout_ms,
         );
         (request.lease, request.previous) = self.lease_asked.clone();
         let body = serde_json::to_vec(&request).map_err(|_| ())?;
-        let headers = settings.control_plane_headers(ADMIT_PATH);
-        let timeout = Duration::from_millis(control_plane.timeout_ms);
-        self.dispatch_http_call(
-            &control_plane.cluster,
-            headers,
-            Some(&body),
-            vec![],
-            timeout,
-        )
-        .map(|_| ())
-        .map_err(|status| {
-            log(
-                LogLevel::Warn,
-                &format!("admission callout failed: status={status:?}"),
-            );
-        })
+        call_control_plane(self, settings, ADMIT_PATH, &body, None)
+            .map(|_| ())
+            .map_err(|status| {
+                log(
+                    LogLevel::Warn,
+                    &format!("admission callout failed: status={status:?}"),
+                );
+            })
     }
 
     /// The control plane could not answer: the deployment's failure mode decides.
@@ -573,14 +544,12 @@ impl HttpContext for Call {
             .filter(|name| headers::first(&headers, name).is_some())
             .collect();
         self.key_in_query = query.is_some();
-        for (name, label_of) in [
-            (PROJECT_HEADER, &mut self.project),
-            (USER_HEADER, &mut self.user),
-        ] {
-            *label_of = label(headers::first(&headers, name).map(str::to_owned));
-        }
-        for name in [PROJECT_HEADER, USER_HEADER] {
-            if headers::first(&headers, name).is_some() {
+        let project = headers::first(&headers, PROJECT_HEADER);
+        let user = headers::first(&headers, USER_HEADER);
+        self.project = label(project.map(str::to_owned));
+        self.user = label(user.map(str::to_owned));
+        for (name, value) in [(PROJECT_HEADER, project), (USER_HEADER, user)] {
+            if value.is_some() {
                 self.set_http_request_header(name, None);
             }
         }

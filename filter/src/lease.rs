@@ -9,11 +9,14 @@
 //! to renew it in the background: the calls themselves never wait for a lease.
 
 use proxy_wasm::hostcalls;
+use proxy_wasm::traits::Context;
 use proxy_wasm::types::Status;
 use serde::{Deserialize, Serialize};
-use trimio_wire::{AdmitRequest, ApiFamily, Lease, LeaseCharge, LeaseUse, Provider};
+use trimio_wire::{ADMIT_PATH, AdmitRequest, ApiFamily, Lease, LeaseCharge, LeaseUse, Provider};
 
+use crate::config::Settings;
 use crate::known_keys;
+use crate::shared::call_control_plane;
 
 const PREFIX: &str = "trimio.lease.";
 /// Shared-data slot counting the lease entries made, so that keys and projects without end
@@ -272,15 +275,17 @@ pub fn swap(slot: &Slot, entry: &Entry, replaced: Option<&LeaseUse>) -> Option<L
     None
 }
 
-/// The question that gives a lease back with what it used, answered with nothing to do.
-pub fn give_back_request(
+/// Tells the control plane what a lease used, as a question that asks for nothing; its
+/// answer needs nothing done.
+pub fn give_back(
+    ctx: &impl Context,
+    settings: &Settings,
     slot: &Slot,
-    provider: Provider,
-    family: ApiFamily,
+    (provider, family): (Provider, ApiFamily),
     used: LeaseUse,
-) -> AdmitRequest {
+) {
     let project = slot.project.clone();
-    AdmitRequest {
+    let request = AdmitRequest {
         request_id: String::new(),
         key_hash: slot.key_hash.clone(),
         provider,
@@ -292,6 +297,9 @@ pub fn give_back_request(
         wait_ms: None,
         lease: false,
         previous: Some(used),
+    };
+    if let Ok(body) = serde_json::to_vec(&request) {
+        let _ = call_control_plane(ctx, settings, ADMIT_PATH, &body, None);
     }
 }
 

@@ -16,7 +16,7 @@ use crate::call::Call;
 use crate::config::Settings;
 use crate::known_keys;
 use crate::lease::{self, Slot};
-use crate::shared::{Shared, log};
+use crate::shared::{Shared, call_control_plane, log};
 
 /// A renewal on its way.
 struct Renewed {
@@ -92,15 +92,14 @@ impl Root {
         }
         body.extend_from_slice(b"]}");
 
-        let control_plane = &shared.settings.config.control_plane;
-        let headers = shared.settings.control_plane_headers(USAGE_PATH);
-        match self.dispatch_http_call(
-            &control_plane.cluster,
-            headers,
-            Some(&body),
-            vec![],
-            DELIVERY_TIMEOUT,
-        ) {
+        let sent = call_control_plane(
+            self,
+            &shared.settings,
+            USAGE_PATH,
+            &body,
+            Some(DELIVERY_TIMEOUT),
+        );
+        match sent {
             Ok(token) => self.in_flight = Some((token, batch)),
             Err(status) => self.failed(batch, &format!("callout refused: {status:?}")),
         }
@@ -136,15 +135,7 @@ impl Root {
             let Ok(body) = serde_json::to_vec(&request) else {
                 continue;
             };
-            let control_plane = &shared.settings.config.control_plane;
-            let sent = self.dispatch_http_call(
-                &control_plane.cluster,
-                shared.settings.control_plane_headers(ADMIT_PATH),
-                Some(&body),
-                vec![],
-                Duration::from_millis(control_plane.timeout_ms),
-            );
-            match sent {
+            match call_control_plane(self, &shared.settings, ADMIT_PATH, &body, None) {
                 Ok(token) => {
                     let renewed = Renewed {
                         slot: renewal.slot,
@@ -194,30 +185,8 @@ impl Root {
                 lease::Ended::GiveBack(used) => used,
             };
             shared.slots.borrow_mut().remove(&slot);
-            self.give_back(&shared, &slot, (provider, family), used);
+            lease::give_back(self, &shared.settings, &slot, (provider, family), used);
         }
-    }
-
-    /// Tells the control plane what a lease used; its answer needs nothing done.
-    fn give_back(
-        &self,
-        shared: &Shared,
-        slot: &Slot,
-        (provider, family): (Provider, ApiFamily),
-        used: LeaseUse,
-    ) {
-        let request = lease::give_back_request(slot, provider, family, used);
-        let Ok(body) = serde_json::to_vec(&request) else {
-            return;
-        };
-        let control_plane = &shared.settings.config.control_plane;
-        let _ = self.dispatch_http_call(
-            &control_plane.cluster,
-            shared.settings.control_plane_headers(ADMIT_PATH),
-            Some(&body),
-            vec![],
-            Duration::from_millis(control_plane.timeout_ms),
-        );
     }
 
     /// The control plane answered a renewal: keep the new lease, or drop the slot's so that
@@ -253,8 +222,9 @@ impl Root {
                 known_keys::remember(&slot.key_hash, now_ms);
                 let entry = lease::Entry::new(granted, project, now_ms);
                 if let Some(used) = lease::swap(slot, &entry, Some(&replaced)) {
-                    self.give_back(&shared, slot, kind, used);
+                    lease::give_back(self, &shared.settings, slot, kind, used);
                 }
+                shared.note_slot(slot, kind);
             }
             Some(AdmitResponse::Allow { lease: None, .. }) => lease::clear(slot),
             Some(AdmitResponse::Deny { reason, .. }) => {

@@ -4,8 +4,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
+use std::time::Duration;
+
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MetricType};
+use proxy_wasm::traits::Context;
+use proxy_wasm::types::{LogLevel, MetricType, Status};
 
 use trimio_wire::{ApiFamily, Provider};
 
@@ -41,6 +44,15 @@ impl Shared {
             metrics: Metrics::define(),
             depth,
             ids: RequestIds::new(seed),
+        }
+    }
+
+    /// Notes a lease slot this worker stored a lease in, with the provider and API family of
+    /// the call it came for, so that its root context gives the lease back when it ends.
+    pub fn note_slot(&self, slot: &Slot, kind: (Provider, ApiFamily)) {
+        let mut slots = self.slots.borrow_mut();
+        if slots.len() < crate::lease::MAX_ENTRIES as usize && !slots.contains_key(slot) {
+            slots.insert(slot.clone(), kind);
         }
     }
 
@@ -181,6 +193,25 @@ impl Metric {
     pub fn inc(&self) {
         self.add(1);
     }
+}
+
+/// Posts `body` to the control plane's `path` through its Envoy cluster, with the filter's
+/// headers; the callout's token. `timeout` is the admission timeout unless given.
+pub fn call_control_plane(
+    ctx: &impl Context,
+    settings: &Settings,
+    path: &str,
+    body: &[u8],
+    timeout: Option<Duration>,
+) -> Result<u32, Status> {
+    let control_plane = &settings.config.control_plane;
+    ctx.dispatch_http_call(
+        &control_plane.cluster,
+        settings.control_plane_headers(path),
+        Some(body),
+        vec![],
+        timeout.unwrap_or(Duration::from_millis(control_plane.timeout_ms)),
+    )
 }
 
 /// Logs through the host at the level Envoy is configured for.

@@ -158,6 +158,16 @@ impl Envoy {
             .collect()
     }
 
+    /// The filter's counter `trimio.<name>` (0 when Envoy does not show it).
+    pub async fn trimio_counter(&self, name: &str) -> u64 {
+        let full = format!("wasmcustom.trimio.{name}");
+        self.stats(name)
+            .await
+            .into_iter()
+            .find(|(stat, _)| *stat == full)
+            .map_or(0, |(_, value)| value)
+    }
+
     pub async fn stop(&mut self) {
         if let Some(process) = self.process.take() {
             process.stop().await;

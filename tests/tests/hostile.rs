@@ -113,7 +113,10 @@ async fn escaped_json_keys_still_get_the_stream_usage_asked_for() {
 
     let bodies = [
         r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"str\u0065am":true}"#,
-        r#"{"model":"gpt-4.1","messages":[],"stream":true,"stream\u005foptions":{"include_usage":false}}"#,
+        concat!(
+            r#"{"model":"gpt-4.1","messages":[],"stream":true,"#,
+            r#""stream\u005foptions":{"include_usage":false}}"#
+        ),
         r#"{"model":"gpt-4.1","messages":[],"stream":false,"stream":true}"#,
     ];
     for body in bodies {

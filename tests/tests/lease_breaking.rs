@@ -49,17 +49,6 @@ fn with_lease(lease_ms: u64) -> StackOptions {
     }
 }
 
-async fn counter(stack: &Stack, name: &str) -> u64 {
-    let full = format!("wasmcustom.trimio.{name}");
-    stack
-        .envoy
-        .stats(name)
-        .await
-        .into_iter()
-        .find(|(stat, _)| *stat == full)
-        .map_or(0, |(_, value)| value)
-}
-
 /// What one call saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -67,6 +56,13 @@ struct Seen {
     request_id: Option<String>,
     /// When the call was sent, from the test's start.
     sent: Instant,
+}
+
+/// How many of `seen` passed, and how long after `since` the last of them was sent.
+fn passed_since(seen: &[Seen], since: Instant) -> (usize, Duration) {
+    let passed: Vec<&Seen> = seen.iter().filter(|s| s.status == 200).collect();
+    let last = passed.iter().map(|s| s.sent - since).max();
+    (passed.len(), last.unwrap_or_default())
 }
 
 /// Sends the exchange's request with `key`, extra headers and optionally another body.
@@ -126,7 +122,7 @@ async fn ledger_catches_up(stack: &Stack, limit: Duration) -> (u64, u64) {
     let admin = &stack.control_plane.admin;
     let started = Instant::now();
     loop {
-        let admitted = counter(stack, "calls_admitted").await;
+        let admitted = stack.envoy.trimio_counter("calls_admitted").await;
         let report = admin.report("group_by=team").await.unwrap();
         let calls = report["total"]["calls"].as_u64().unwrap_or(0);
         if calls >= admitted || started.elapsed() > limit {
@@ -189,7 +185,7 @@ async fn unknown_keys_do_not_use_up_the_lease_table_of_real_keys() {
         let seen = post(&http, &stack, &exchange, &key, &[], None).await;
         assert_eq!(seen.status, 200);
     }
-    let by_lease = counter(&stack, "calls_admitted_by_lease").await;
+    let by_lease = stack.envoy.trimio_counter("calls_admitted_by_lease").await;
     assert!(
         by_lease >= 19,
         "after 10,000 unknown keys a real key's calls are no longer leased: {by_lease} of 20"
@@ -348,7 +344,7 @@ async fn hard_budget_under_concurrency(projects: bool) -> (f64, u64, u64) {
     let statuses: HashSet<u16> = seen.iter().map(|s| s.status).collect();
     let (admitted, calls) = ledger_catches_up(&stack, Duration::from_secs(20)).await;
     let spent = team_spend_usd(&stack, &team_id).await;
-    let by_lease = counter(&stack, "calls_admitted_by_lease").await;
+    let by_lease = stack.envoy.trimio_counter("calls_admitted_by_lease").await;
     let budget = team_budget(&stack, &team_id).await;
     eprintln!("budget at the end: {}", budget["current"]);
     if projects {
@@ -511,13 +507,7 @@ async fn a_new_strict_budget_binds_calls_under_a_live_lease() {
     )
     .await;
     let stack = Arc::into_inner(stack).unwrap();
-    let passed = seen.iter().filter(|s| s.status == 200).count();
-    let last = seen
-        .iter()
-        .filter(|s| s.status == 200)
-        .map(|s| s.sent - set_at)
-        .max()
-        .unwrap_or_default();
+    let (passed, last) = passed_since(&seen, set_at);
     eprintln!("the last call passed {last:?} after the strict budget was set");
     ledger_catches_up(&stack, Duration::from_secs(10)).await;
     let budget = team_budget(&stack, &team_id).await;
@@ -570,13 +560,7 @@ async fn a_lowered_hard_budget_is_passed_by_at_most_a_little() {
     )
     .await;
     let stack = Arc::into_inner(stack).unwrap();
-    let passed = seen.iter().filter(|s| s.status == 200).count();
-    let last = seen
-        .iter()
-        .filter(|s| s.status == 200)
-        .map(|s| s.sent - set_at)
-        .max()
-        .unwrap_or_default();
+    let (passed, last) = passed_since(&seen, set_at);
     ledger_catches_up(&stack, Duration::from_secs(10)).await;
     let spent = team_spend_usd(&stack, &team_id).await;
     eprintln!(
@@ -715,11 +699,13 @@ async fn sigkill_with_live_leases(failure_mode: &str) -> f64 {
         .filter(|s| s.status == 200 && rel(s) >= 0.0)
         .count();
     eprintln!(
-        "first 400 at {first_400:.2}s from the kill; 200s before the kill {ok_before}, after {ok_after}"
+        "first 400 at {first_400:.2}s from the kill; 200s before the kill {ok_before}, \
+         after {ok_after}"
     );
     let settled = wait_for(Duration::from_secs(30), || async {
-        counter(&stack, "records_waiting").await == 0
-            && counter(&stack, "records_delivered").await >= counter(&stack, "records_queued").await
+        stack.envoy.trimio_counter("records_waiting").await == 0
+            && stack.envoy.trimio_counter("records_delivered").await
+                >= stack.envoy.trimio_counter("records_queued").await
     })
     .await;
     assert!(settled, "delivery settled");
@@ -738,12 +724,13 @@ async fn sigkill_with_live_leases(failure_mode: &str) -> f64 {
     let records = report["total"]["calls"].as_u64().unwrap();
     let spent = team_spend_usd(&stack, &team_id).await;
     eprintln!(
-        "{failure_mode}: statuses {statuses:?}; {} answered with an id (+3 first), {records} records, {lost} \
-         lost; spent {spent} of 3.00; queued {} delivered {} duplicate {}",
+        "{failure_mode}: statuses {statuses:?}; {} answered with an id (+3 first), \
+         {records} records, {lost} lost; spent {spent} of 3.00; queued {} delivered {} \
+         duplicate {}",
         answered.len(),
-        counter(&stack, "records_queued").await,
-        counter(&stack, "records_delivered").await,
-        counter(&stack, "records_duplicate").await,
+        stack.envoy.trimio_counter("records_queued").await,
+        stack.envoy.trimio_counter("records_delivered").await,
+        stack.envoy.trimio_counter("records_duplicate").await,
     );
     assert_eq!(lost, 0);
     assert_eq!(
@@ -870,7 +857,7 @@ async fn a_lease_charges_each_call_for_the_body_it_sends() {
 
     let (h2_status, h2_id) = h2_lying(stack.envoy.port, &exchange, &key, 625, big.clone()).await;
 
-    let by_lease = counter(&stack, "calls_admitted_by_lease").await;
+    let by_lease = stack.envoy.trimio_counter("calls_admitted_by_lease").await;
     let r_small = reserved_pico(&stack, small.request_id.as_deref().unwrap()).await;
     let r_len = reserved_pico(&stack, with_length.request_id.as_deref().unwrap()).await;
     let r_chunked = match &chunked_id {
@@ -938,9 +925,10 @@ async fn dear_after_cheap(lease_ms: Option<u64>) {
     let passed = seen.iter().filter(|s| s.status == 200).count();
     ledger_catches_up(&stack, Duration::from_secs(10)).await;
     let spent = team_spend_usd(&stack, &team_id).await;
-    let by_lease = counter(&stack, "calls_admitted_by_lease").await;
+    let by_lease = stack.envoy.trimio_counter("calls_admitted_by_lease").await;
     eprintln!(
-        "lease_ms {lease_ms:?}: {passed} dear calls passed ({by_lease} by lease); spent {spent} of 1.00"
+        "lease_ms {lease_ms:?}: {passed} dear calls passed ({by_lease} by lease); \
+         spent {spent} of 1.00"
     );
     assert!(spent <= 1.00 + 2.0 * 0.0859, "spent {spent} of 1.00");
     stack.stop().await;
@@ -1153,8 +1141,8 @@ async fn a_larger_hard_budget_holds_under_50_clients() {
         eprintln!(
             "lease {lease_ms} ms: {ok} passed, {} by lease, {} renewals; ledger {calls} of \
              {admitted}; spent {spent} of 15",
-            counter(&stack, "calls_admitted_by_lease").await,
-            counter(&stack, "lease_renewals").await
+            stack.envoy.trimio_counter("calls_admitted_by_lease").await,
+            stack.envoy.trimio_counter("lease_renewals").await
         );
         assert_eq!(admitted, calls);
         assert!(spent <= 15.0 + 2.0 * 0.018369, "spent {spent}");
@@ -1187,10 +1175,10 @@ async fn a_hard_budget_holds_with_renewals_every_100_ms() {
         let (admitted, calls) = ledger_catches_up(&stack, Duration::from_secs(20)).await;
         let spent = team_spend_usd(&stack, &team_id).await;
         eprintln!(
-            "lease 200 ms, projects={projects}, chunk delay {delay}: {ok} passed, {} by lease, {} renewals; ledger \
-             {calls} of {admitted}; spent {spent} of 1.50",
-            counter(&stack, "calls_admitted_by_lease").await,
-            counter(&stack, "lease_renewals").await
+            "lease 200 ms, projects={projects}, chunk delay {delay}: {ok} passed, {} by \
+             lease, {} renewals; ledger {calls} of {admitted}; spent {spent} of 1.50",
+            stack.envoy.trimio_counter("calls_admitted_by_lease").await,
+            stack.envoy.trimio_counter("lease_renewals").await
         );
         assert_eq!(admitted, calls);
         assert!(spent <= 1.50 + 2.0 * 0.018369, "spent {spent}");

@@ -31,17 +31,6 @@ async fn stack(exchange: &Exchange, lease_ms: Option<u64>) -> Stack {
     stack
 }
 
-async fn counter(stack: &Stack, name: &str) -> u64 {
-    let full = format!("wasmcustom.trimio.{name}");
-    stack
-        .envoy
-        .stats(name)
-        .await
-        .into_iter()
-        .find(|(stat, _)| *stat == full)
-        .map_or(0, |(_, value)| value)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_after_the_first_are_admitted_under_the_lease_and_each_is_recorded() {
     let exchange = anthropic_json();
@@ -54,9 +43,9 @@ async fn calls_after_the_first_are_admitted_under_the_lease_and_each_is_recorded
         assert_eq!(outcome.status, 200);
         ids.push(outcome.request_id().unwrap().to_owned());
     }
-    assert_eq!(counter(&stack, "calls_admitted").await, 30);
+    assert_eq!(stack.envoy.trimio_counter("calls_admitted").await, 30);
     assert_eq!(
-        counter(&stack, "calls_admitted_by_lease").await,
+        stack.envoy.trimio_counter("calls_admitted_by_lease").await,
         29,
         "only the first call is asked for"
     );
@@ -105,7 +94,10 @@ async fn a_revoked_key_and_a_lowered_budget_reach_the_gateway_within_the_lease()
         .unwrap();
     assert_eq!(stack.send(&exchange, Some(&key)).await.unwrap().status, 200);
     assert_eq!(stack.send(&exchange, Some(&key)).await.unwrap().status, 200);
-    assert_eq!(counter(&stack, "calls_admitted_by_lease").await, 1);
+    assert_eq!(
+        stack.envoy.trimio_counter("calls_admitted_by_lease").await,
+        1
+    );
     admin.revoke_key(&key_id).await.unwrap();
     let (took, status, body) = until_refused(&stack, &exchange, &key).await;
     assert_eq!(status, 401, "{body}");
@@ -125,7 +117,7 @@ async fn a_revoked_key_and_a_lowered_budget_reach_the_gateway_within_the_lease()
     assert!(took <= bound, "the lowered budget took {took:?}");
 
     // Every call admitted reached the ledger once.
-    let admitted = counter(&stack, "calls_admitted").await;
+    let admitted = stack.envoy.trimio_counter("calls_admitted").await;
     let started = Instant::now();
     loop {
         let report = admin.report("group_by=team").await.unwrap();
@@ -156,7 +148,7 @@ async fn leased_calls_under_a_hard_budget_stop_at_it() {
             other => panic!("status {other}"),
         }
     }
-    assert!(counter(&stack, "calls_admitted_by_lease").await > 0);
+    assert!(stack.envoy.trimio_counter("calls_admitted_by_lease").await > 0);
     assert!((70..=80).contains(&admitted), "{admitted} calls admitted");
     let refused = stack.send(&exchange, Some(&key)).await.unwrap();
     assert_eq!(refused.status, 400);

@@ -196,15 +196,18 @@ mod tests {
         let rendered = list_text(&json!({"budgets": [budget(), project]}));
         let expected = [
             concat!(
-                "ID     TEAM      SCOPE             AMOUNT USD  PERIOD                             ",
+                "ID     TEAM      SCOPE             AMOUNT USD  ",
+                "PERIOD                             ",
                 "  MODE  SPEND USD   USED  PROJECTED USD  EXHAUSTED ON"
             ),
             concat!(
-                "bud_1  payments  team                     100  month                              ",
+                "bud_1  payments  team                     100  ",
+                "month                              ",
                 "  hard       12.5  12.5%          96.10  -"
             ),
             concat!(
-                "bud_2  payments  project checkout          40  week from Wednesday (Europe/Berlin)",
+                "bud_2  payments  project checkout          40  ",
+                "week from Wednesday (Europe/Berlin)",
                 "  warn       12.5  12.5%          96.10  2026-12-29"
             ),
         ];
@@ -260,7 +263,9 @@ mod tests {
 
     #[test]
     fn names_periods() {
-        let with = |period: &str, day: u64, zone: &str| json!({"period": period, "start_day": day, "time_zone": zone});
+        fn with(period: &str, day: u64, zone: &str) -> serde_json::Value {
+            json!({"period": period, "start_day": day, "time_zone": zone})
+        }
         assert_eq!(period(&with("month", 1, "UTC")), "month");
         assert_eq!(period(&with("month", 15, "UTC")), "month from day 15");
         assert_eq!(period(&with("week", 1, "UTC")), "week");

@@ -159,24 +159,20 @@ impl Leases {
 
     /// Forgets every lease whose time is up, with what each still held.
     pub fn expire(&mut self, now: Instant) -> Vec<Release> {
-        let ended: Vec<String> = self
+        let ended: Vec<(String, OpenLease)> = self
             .open
-            .iter()
-            .filter(|(_, lease)| lease.release_at <= now)
-            .map(|(id, _)| id.clone())
+            .extract_if(|_, lease| lease.release_at <= now)
             .collect();
         ended
-            .iter()
-            .filter_map(|id| self.open.remove(id).map(|lease| (id, lease)))
+            .into_iter()
             .map(|(id, lease)| {
-                if self.current.get(&lease.slot) == Some(id) {
+                if self.current.get(&lease.slot) == Some(&id) {
                     self.current.remove(&lease.slot);
                 }
-                lease
-            })
-            .map(|lease| Release {
-                budget_ids: lease.budget_ids,
-                pico: lease.held_pico,
+                Release {
+                    budget_ids: lease.budget_ids,
+                    pico: lease.held_pico,
+                }
             })
             .collect()
     }

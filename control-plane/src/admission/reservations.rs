@@ -73,15 +73,9 @@ impl Reservations {
 
     /// Closes every reservation older than [`RESERVATION_TTL`] and returns them.
     pub fn expire(&mut self, now: Instant) -> Vec<Reservation> {
-        let expired: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, reservation)| reservation.expires_at <= now)
-            .map(|(request_id, _)| request_id.clone())
-            .collect();
-        expired
-            .iter()
-            .filter_map(|request_id| self.open.remove(request_id))
+        self.open
+            .extract_if(|_, reservation| reservation.expires_at <= now)
+            .map(|(_, reservation)| reservation)
             .collect()
     }
 

@@ -414,16 +414,8 @@ impl Report {
                 out,
                 "{:<50} {:>12} {:>12}",
                 format!("  Envoy RSS MiB idle / with them ({LONG_STREAM_PACE_MS} ms pace)"),
-                format!(
-                    "{:.1}/{:.1}",
-                    a.idle_kib as f64 / 1024.0,
-                    a.open_kib as f64 / 1024.0
-                ),
-                format!(
-                    "{:.1}/{:.1}",
-                    b.idle_kib as f64 / 1024.0,
-                    b.open_kib as f64 / 1024.0
-                ),
+                a.rss_mib(),
+                b.rss_mib(),
             );
         }
         let _ = writeln!(
@@ -606,16 +598,8 @@ impl Report {
                 out,
                 "{:<50} {:>12} {:>12}",
                 "  RSS MiB idle / with them",
-                format!(
-                    "{:.1}/{:.1}",
-                    pm.idle_kib as f64 / 1024.0,
-                    pm.open_kib as f64 / 1024.0
-                ),
-                format!(
-                    "{:.1}/{:.1}",
-                    bm.idle_kib as f64 / 1024.0,
-                    bm.open_kib as f64 / 1024.0
-                ),
+                pm.rss_mib(),
+                bm.rss_mib(),
             );
         }
         let _ = writeln!(

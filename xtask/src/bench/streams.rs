@@ -55,6 +55,15 @@ impl OpenStreams {
         (self.open_kib as f64 - self.idle_kib as f64) / self.count.max(1) as f64
     }
 
+    /// Resident memory idle and with the streams open, as `idle/open` in MiB.
+    pub fn rss_mib(&self) -> String {
+        format!(
+            "{:.1}/{:.1}",
+            self.idle_kib as f64 / 1024.0,
+            self.open_kib as f64 / 1024.0
+        )
+    }
+
     /// What one open stream adds to Envoy's heap in use, in KiB.
     pub fn heap_per_stream_kib(&self) -> Option<f64> {
         let (idle, open) = (self.heap_idle_kib?, self.heap_open_kib?);
